@@ -1,0 +1,211 @@
+//! The `gridmap` command line: `serve` (the default), `import`, `export`, `demo`. Every
+//! subcommand takes `--database-url` (or `DATABASE_URL`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use geodata::demo::DemoSize;
+use geodata::Level;
+
+use crate::config::{Config, DEFAULT_ADDR, DEFAULT_DATABASE_URL};
+use crate::error::ApiError;
+use crate::service::export::{prepare_export, ExportFilter, FOOTER, HEADER};
+use crate::state::AppState;
+
+/// GridMap: community grid governance maps over GraphQL.
+#[derive(Debug, Parser)]
+#[command(name = "gridmap", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the GraphQL server (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Import a GeoJSON FeatureCollection of polygons as units of one level.
+    Import {
+        /// The GeoJSON file.
+        file: PathBuf,
+        /// The level of every feature: city, district, street, community, grid, micro-grid.
+        #[arg(long)]
+        level: Level,
+        /// The grid system for grids (default: the default system).
+        #[arg(long)]
+        system: Option<i64>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Write units as a GeoJSON FeatureCollection to standard output.
+    Export {
+        /// Only units of this level.
+        #[arg(long)]
+        level: Option<Level>,
+        /// Only units inside the unit with this code.
+        #[arg(long)]
+        within: Option<String>,
+        /// The grid system (default: the default system).
+        #[arg(long)]
+        system: Option<i64>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Load the demo city into an empty database.
+    Demo {
+        /// default (about 50k households), large (about 1M) or city (about 9M).
+        #[arg(long, default_value = "default")]
+        size: DemoSize,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+struct DatabaseArgs {
+    /// sea-orm database URL: sqlite://file.db?mode=rwc or postgres://host/db.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    database_url: String,
+}
+
+#[derive(Debug, Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on (port 0: any free port, announced on standard output).
+    #[arg(long, env = "GRIDMAP_ADDR", default_value = DEFAULT_ADDR)]
+    addr: String,
+    /// Start with an empty database instead of loading the demo city into it.
+    #[arg(long)]
+    no_demo: bool,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn run() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    let cli = Cli::parse();
+    let runtime = actix_web::rt::System::new();
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            None => serve(cli.serve).await,
+            Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Import {
+                file,
+                level,
+                system,
+                database,
+            }) => import(file, level, system, database).await,
+            Some(Command::Export {
+                level,
+                within,
+                system,
+                database,
+            }) => export(level, within, system, database).await,
+            Some(Command::Demo { size, database }) => demo(size, database).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gridmap: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    crate::serve(Config {
+        addr: args.addr,
+        database_url: args.database.database_url,
+        demo_when_empty: !args.no_demo,
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn state(database: &DatabaseArgs) -> Result<AppState, String> {
+    let db = crate::db::connect(&database.database_url)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", database.database_url))?;
+    let state = AppState::new(db);
+    crate::load(&state, false).await.map_err(describe)?;
+    Ok(state)
+}
+
+async fn import(
+    file: PathBuf,
+    level: Level,
+    system: Option<i64>,
+    database: DatabaseArgs,
+) -> Result<(), String> {
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let collection: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+    let state = state(&database).await?;
+    let outcome = crate::service::import::import_units(&state, level, &collection, system)
+        .await
+        .map_err(describe)?;
+    println!(
+        "imported {} {level} units into grid system {} (version {}); {} households reassigned",
+        outcome.unit_ids.len(),
+        outcome.system.name,
+        outcome.system.version,
+        outcome.reassigned
+    );
+    Ok(())
+}
+
+async fn export(
+    level: Option<Level>,
+    within: Option<String>,
+    system: Option<i64>,
+    database: DatabaseArgs,
+) -> Result<(), String> {
+    let state = state(&database).await?;
+    let catalog = state.catalog().map_err(describe)?;
+    let filter = ExportFilter {
+        level,
+        within,
+        system,
+    };
+    let export = prepare_export(&state.db, &catalog, &filter)
+        .await
+        .map_err(describe)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let write_error = |e: std::io::Error| format!("cannot write: {e}");
+    out.write_all(HEADER.as_bytes()).map_err(write_error)?;
+    let mut text = String::new();
+    for start in (0..export.len()).step_by(256) {
+        text.clear();
+        export.write_features(start..(start + 256).min(export.len()), &mut text);
+        out.write_all(text.as_bytes()).map_err(write_error)?;
+    }
+    out.write_all(FOOTER.as_bytes()).map_err(write_error)?;
+    out.flush().map_err(write_error)
+}
+
+async fn demo(size: DemoSize, database: DatabaseArgs) -> Result<(), String> {
+    let db = crate::db::connect(&database.database_url)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", database.database_url))?;
+    let summary = crate::service::demo::load_demo(&db, size)
+        .await
+        .map_err(describe)?;
+    println!(
+        "loaded the {size:?} demo city: {} units, {} households",
+        summary.units, summary.households
+    );
+    Ok(())
+}
+
+fn describe(error: ApiError) -> String {
+    format!("{error} ({})", error.code())
+}

@@ -1,0 +1,69 @@
+//! Turning GraphQL arguments into checked values, with `INVALID_INPUT` or `LIMIT_EXCEEDED`
+//! errors that name the argument.
+
+use async_graphql::ID;
+
+use crate::config::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::error::{ApiError, ApiResult};
+
+/// A numeric id argument.
+pub fn parse_id(id: &ID, argument: &str) -> ApiResult<i64> {
+    id.parse()
+        .map_err(|_| ApiError::invalid(format!("{argument}: {:?} is not an id", id.as_str())))
+}
+
+/// An optional numeric id argument.
+pub fn parse_optional_id(id: Option<&ID>, argument: &str) -> ApiResult<Option<i64>> {
+    id.map(|id| parse_id(id, argument)).transpose()
+}
+
+/// The page size: `DEFAULT_PAGE_SIZE` when absent, at most `MAX_PAGE_SIZE`.
+pub fn page_size(first: Option<i32>) -> ApiResult<usize> {
+    match first {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if n < 0 => Err(ApiError::invalid(format!(
+            "first: {n} is negative; ask for 0 to {MAX_PAGE_SIZE} items"
+        ))),
+        Some(n) if n as usize > MAX_PAGE_SIZE => Err(ApiError::LimitExceeded(format!(
+            "first: {n} is over the page size limit of {MAX_PAGE_SIZE}"
+        ))),
+        Some(n) => Ok(n as usize),
+    }
+}
+
+/// A cursor of a list keyed by numeric id.
+pub fn id_cursor(after: Option<&str>) -> ApiResult<Option<i64>> {
+    after
+        .map(|cursor| {
+            cursor.parse().map_err(|_| {
+                ApiError::invalid(format!("after: {cursor:?} is not a cursor of this list"))
+            })
+        })
+        .transpose()
+}
+
+/// A lon/lat pair in range.
+pub fn position(lon: f64, lat: f64) -> ApiResult<geo::Point<f64>> {
+    geodata::validate::check_position(0, lon, lat).map_err(|_| {
+        ApiError::invalid(format!(
+            "({lon}, {lat}) is not a position: lon must be in -180..180 and lat in -90..90"
+        ))
+    })
+}
+
+/// A `[minLon, minLat, maxLon, maxLat]` box.
+pub fn bbox(values: &[f64]) -> ApiResult<geo::Rect<f64>> {
+    let [min_lon, min_lat, max_lon, max_lat] = values else {
+        return Err(ApiError::invalid(format!(
+            "bbox: expected [minLon, minLat, maxLon, maxLat], found {} numbers",
+            values.len()
+        )));
+    };
+    let (min, max) = (position(*min_lon, *min_lat)?, position(*max_lon, *max_lat)?);
+    if min.x() > max.x() || min.y() > max.y() {
+        return Err(ApiError::invalid(
+            "bbox: the minimum corner must be south-west of the maximum corner",
+        ));
+    }
+    Ok(geo::Rect::new(min.0, max.0))
+}

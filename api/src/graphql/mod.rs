@@ -1,0 +1,33 @@
+//! The GraphQL schema: thin resolvers over `service`, wire types converted explicitly from
+//! rows (no GraphQL derives on database rows), parents and ancestors batched by a DataLoader.
+
+mod args;
+mod loader;
+mod mutation;
+mod query;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptySubscription, Schema};
+
+use crate::config::{MAX_QUERY_COMPLEXITY, MAX_QUERY_DEPTH};
+use crate::state::AppState;
+
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+
+/// GridMap's schema type.
+pub type GridMapSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Builds the schema once, with the shared state and the depth and complexity limits.
+pub fn build_schema(state: Arc<AppState>) -> GridMapSchema {
+    let loader = DataLoader::new(loader::UnitLoader::new(state.db.clone()), tokio::spawn);
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .data(state)
+        .data(loader)
+        .limit_depth(MAX_QUERY_DEPTH)
+        .limit_complexity(MAX_QUERY_COMPLEXITY)
+        .finish()
+}

@@ -1,0 +1,141 @@
+//! `Query`: units, point lookup, households, grid systems.
+
+use async_graphql::{Context, Object, ResultExt, ID};
+
+use super::args;
+use super::types::{
+    connection, load_units, state, GridSystemNode, HouseholdConnection, HouseholdNode, LevelValue,
+    UnitConnection, UnitNode,
+};
+use crate::error::ApiError;
+use crate::service::households::page_households;
+use crate::service::systems::list_systems;
+use crate::service::units::{find_unit, page_units, UnitFilter};
+
+/// The root of queries.
+#[derive(Debug, Default)]
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// A unit by id or by code (codes are looked up among the shared levels and the grids of
+    /// `system`, default: the default grid system).
+    async fn unit(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        code: Option<String>,
+        system: Option<ID>,
+    ) -> async_graphql::Result<Option<UnitNode>> {
+        let state = state(ctx).extend()?;
+        if id.is_none() && code.is_none() {
+            return Err(ApiError::invalid("unit: give an id or a code")).extend();
+        }
+        let id = args::parse_optional_id(id.as_ref(), "id").extend()?;
+        let system = match args::parse_optional_id(system.as_ref(), "system").extend()? {
+            Some(system) => system,
+            None => state.catalog().extend()?.default_system,
+        };
+        let row = find_unit(&state.db, id, code.as_deref(), system)
+            .await
+            .extend()?;
+        Ok(row.map(UnitNode))
+    }
+
+    /// Units by id, filtered by level, parent, grid system (default: the default system) and
+    /// a `[minLon, minLat, maxLon, maxLat]` box that their polygon intersects.
+    #[allow(clippy::too_many_arguments)]
+    async fn units(
+        &self,
+        ctx: &Context<'_>,
+        level: Option<LevelValue>,
+        parent_id: Option<ID>,
+        bbox: Option<Vec<f64>>,
+        system: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<UnitConnection> {
+        let state = state(ctx).extend()?;
+        let catalog = state.catalog().extend()?;
+        let filter = UnitFilter {
+            level: level.map(Into::into),
+            parent_id: args::parse_optional_id(parent_id.as_ref(), "parentId").extend()?,
+            system: args::parse_optional_id(system.as_ref(), "system")
+                .extend()?
+                .unwrap_or(catalog.default_system),
+            bbox: bbox.as_deref().map(args::bbox).transpose().extend()?,
+        };
+        catalog.index(filter.system).extend()?;
+        let first = args::page_size(first).extend()?;
+        let after_id = args::id_cursor(after.as_deref()).extend()?;
+        let page = page_units(&state.db, &catalog, &filter, after_id, first)
+            .await
+            .extend()?;
+        Ok(connection(
+            page,
+            after.is_some(),
+            |u| u.id.to_string(),
+            UnitNode,
+        ))
+    }
+
+    /// The units holding a point, deepest first (micro-grid, grid, community, ..., city);
+    /// empty outside every unit. A point on a border shared by siblings belongs to the one
+    /// with the smallest code.
+    async fn locate(
+        &self,
+        ctx: &Context<'_>,
+        lon: f64,
+        lat: f64,
+        system: Option<ID>,
+    ) -> async_graphql::Result<Vec<UnitNode>> {
+        let state = state(ctx).extend()?;
+        let catalog = state.catalog().extend()?;
+        let point = args::position(lon, lat).extend()?;
+        let system = args::parse_optional_id(system.as_ref(), "system")
+            .extend()?
+            .unwrap_or(catalog.default_system);
+        let chain = catalog.index(system).extend()?.locate(point);
+        load_units(ctx, &chain).await.extend()
+    }
+
+    /// The households inside a unit of any level, by id, up to 1,000 a page.
+    async fn households(
+        &self,
+        ctx: &Context<'_>,
+        unit_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<HouseholdConnection> {
+        let state = state(ctx).extend()?;
+        let id = args::parse_id(&unit_id, "unitId").extend()?;
+        let unit = find_unit(&state.db, Some(id), None, 0)
+            .await
+            .extend()?
+            .ok_or_else(|| ApiError::NotFound(format!("unit {id} does not exist")))
+            .extend()?;
+        let first = args::page_size(first).extend()?;
+        let page = page_households(
+            &state.db,
+            id,
+            unit.household_count.max(0) as u64,
+            after.as_deref(),
+            first,
+        )
+        .await
+        .extend()?;
+        Ok(connection(
+            page,
+            after.is_some(),
+            |h| h.id.clone(),
+            HouseholdNode,
+        ))
+    }
+
+    /// Every grid system; one of them is the default.
+    async fn grid_systems(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GridSystemNode>> {
+        let state = state(ctx).extend()?;
+        let systems = list_systems(&state.db).await.extend()?;
+        Ok(systems.into_iter().map(GridSystemNode).collect())
+    }
+}

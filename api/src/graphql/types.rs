@@ -1,0 +1,351 @@
+//! The wire types: `Unit`, `Household`, `GridSystem`, `ImportResult`, the `Level` and
+//! `GridKind` enums and the Relay connections, each converted explicitly from a row.
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Enum, Json, Object, ResultExt, SimpleObject, ID};
+use entity::{grid_system, household, unit};
+use serde_json::Value;
+
+use super::args;
+use super::loader::UnitLoader;
+use crate::catalog::SHARED_LEVELS;
+use crate::error::{ApiError, ApiResult};
+use crate::service::units::{page_units, Page, UnitFilter};
+use crate::state::AppState;
+
+/// A level of the hierarchy.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "Level")]
+pub enum LevelValue {
+    City,
+    District,
+    Street,
+    Community,
+    Grid,
+    MicroGrid,
+}
+
+impl From<LevelValue> for geodata::Level {
+    fn from(level: LevelValue) -> Self {
+        match level {
+            LevelValue::City => geodata::Level::City,
+            LevelValue::District => geodata::Level::District,
+            LevelValue::Street => geodata::Level::Street,
+            LevelValue::Community => geodata::Level::Community,
+            LevelValue::Grid => geodata::Level::Grid,
+            LevelValue::MicroGrid => geodata::Level::MicroGrid,
+        }
+    }
+}
+
+impl From<geodata::Level> for LevelValue {
+    fn from(level: geodata::Level) -> Self {
+        match level {
+            geodata::Level::City => LevelValue::City,
+            geodata::Level::District => LevelValue::District,
+            geodata::Level::Street => LevelValue::Street,
+            geodata::Level::Community => LevelValue::Community,
+            geodata::Level::Grid => LevelValue::Grid,
+            geodata::Level::MicroGrid => LevelValue::MicroGrid,
+        }
+    }
+}
+
+/// General grid (a worker's patch of homes) or dedicated grid (office tower, park, campus).
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "GridKind")]
+pub enum GridKindValue {
+    General,
+    Dedicated,
+}
+
+/// Extra fields of a connection.
+#[derive(SimpleObject, Debug, Clone, Copy)]
+pub struct ConnectionTotals {
+    /// How many items the whole list holds, over all pages.
+    pub total_count: u64,
+}
+
+/// `UnitConnection`.
+pub type UnitConnection = Connection<String, UnitNode, ConnectionTotals>;
+/// `HouseholdConnection`.
+pub type HouseholdConnection = Connection<String, HouseholdNode, ConnectionTotals>;
+
+/// Builds a Relay connection from a page, each item's cursor given by `cursor`.
+pub fn connection<T, N>(
+    page: Page<T>,
+    after_given: bool,
+    cursor: impl Fn(&T) -> String,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N, ConnectionTotals>
+where
+    N: async_graphql::OutputType,
+{
+    let mut connection = Connection::with_additional_fields(
+        after_given,
+        page.has_next,
+        ConnectionTotals {
+            total_count: page.total,
+        },
+    );
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|item| Edge::new(cursor(&item), node(item))),
+    );
+    connection
+}
+
+/// A unit of the hierarchy.
+#[derive(Clone, Debug)]
+pub struct UnitNode(pub unit::Model);
+
+impl UnitNode {
+    fn engine_level(&self) -> Option<geodata::Level> {
+        self.0.level.parse().ok()
+    }
+
+    fn is_grid(&self) -> bool {
+        self.engine_level().is_some_and(|l| l.is_grid())
+    }
+}
+
+/// Loads units by id, in the order of `ids`.
+pub async fn load_units(ctx: &Context<'_>, ids: &[i64]) -> ApiResult<Vec<UnitNode>> {
+    let loader = ctx
+        .data::<DataLoader<UnitLoader>>()
+        .map_err(|e| ApiError::Internal(e.message))?;
+    let found = loader
+        .load_many(ids.iter().copied())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.get(id).cloned().map(UnitNode))
+        .collect())
+}
+
+/// The shared state.
+pub fn state<'a>(ctx: &Context<'a>) -> ApiResult<&'a Arc<AppState>> {
+    ctx.data::<Arc<AppState>>()
+        .map_err(|e| ApiError::Internal(e.message))
+}
+
+#[Object(name = "Unit")]
+impl UnitNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The unified hierarchical code, the unit's "ID card".
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn level(&self) -> async_graphql::Result<LevelValue> {
+        self.engine_level()
+            .map(LevelValue::from)
+            .ok_or_else(|| ApiError::Internal(format!("unit {} has no level", self.0.id)))
+            .extend()
+    }
+
+    /// GENERAL or DEDICATED, for grids and micro-grids only.
+    async fn kind(&self) -> Option<GridKindValue> {
+        self.is_grid().then(|| match self.0.kind.as_str() {
+            "DEDICATED" => GridKindValue::Dedicated,
+            _ => GridKindValue::General,
+        })
+    }
+
+    /// The grid system a grid belongs to (null for the shared administrative levels).
+    async fn system_id(&self) -> Option<ID> {
+        (self.0.system_id != SHARED_LEVELS).then(|| ID(self.0.system_id.to_string()))
+    }
+
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UnitNode>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        Ok(load_units(ctx, &[parent])
+            .await
+            .extend()?
+            .into_iter()
+            .next())
+    }
+
+    /// The units directly below, by id; for a community, the grids of `system` (default:
+    /// the default grid system).
+    async fn children(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        system: Option<ID>,
+    ) -> async_graphql::Result<UnitConnection> {
+        let state = state(ctx).extend()?;
+        let catalog = state.catalog().extend()?;
+        let system = match args::parse_optional_id(system.as_ref(), "system").extend()? {
+            Some(system) => system,
+            None if self.0.system_id != SHARED_LEVELS => self.0.system_id,
+            None => catalog.default_system,
+        };
+        let filter = UnitFilter {
+            parent_id: Some(self.0.id),
+            system,
+            ..UnitFilter::default()
+        };
+        let first = args::page_size(first).extend()?;
+        let after_id = args::id_cursor(after.as_deref()).extend()?;
+        let page = page_units(&state.db, &catalog, &filter, after_id, first)
+            .await
+            .extend()?;
+        Ok(connection(
+            page,
+            after.is_some(),
+            |u| u.id.to_string(),
+            UnitNode,
+        ))
+    }
+
+    /// Every unit above, nearest first, up to the city.
+    async fn ancestors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<UnitNode>> {
+        let catalog = state(ctx).extend()?.catalog().extend()?;
+        let system = if self.0.system_id == SHARED_LEVELS {
+            catalog.default_system
+        } else {
+            self.0.system_id
+        };
+        let ids = catalog.ancestors(system, self.0.id);
+        load_units(ctx, &ids).await.extend()
+    }
+
+    /// The outline as a GeoJSON MultiPolygon (RFC 7946: lon/lat, exterior rings
+    /// counter-clockwise).
+    async fn geometry(&self) -> async_graphql::Result<Json<Value>> {
+        let geometry = geodata::encoding::from_wkb(&self.0.geometry)
+            .map_err(ApiError::from)
+            .extend()?;
+        Ok(Json(geodata::export::geometry_json(&geometry)))
+    }
+
+    /// Households inside the unit (at any level below it too).
+    async fn household_count(&self) -> i64 {
+        self.0.household_count
+    }
+
+    async fn person_count(&self) -> i64 {
+        self.0.person_count
+    }
+
+    /// Geodesic area on the WGS84 ellipsoid, in m².
+    async fn area_m2(&self) -> f64 {
+        self.0.area_m2
+    }
+
+    /// Whether planners locked the grid against redrawing (grids only).
+    async fn locked(&self) -> Option<bool> {
+        self.is_grid().then_some(self.0.locked)
+    }
+}
+
+/// A dwelling or business.
+#[derive(Clone, Debug)]
+pub struct HouseholdNode(pub household::Model);
+
+#[Object(name = "Household")]
+impl HouseholdNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn lon(&self) -> f64 {
+        self.0.lon
+    }
+
+    async fn lat(&self) -> f64 {
+        self.0.lat
+    }
+
+    async fn persons(&self) -> i32 {
+        self.0.persons
+    }
+
+    /// The building key households share.
+    async fn building(&self) -> Option<&str> {
+        self.0.building.as_deref()
+    }
+
+    /// The deepest unit of the default grid system holding the household.
+    async fn unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UnitNode>> {
+        let Some(unit) = self.0.unit_id else {
+            return Ok(None);
+        };
+        Ok(load_units(ctx, &[unit]).await.extend()?.into_iter().next())
+    }
+}
+
+/// A layer of grids.
+#[derive(Clone, Debug)]
+pub struct GridSystemNode(pub grid_system::Model);
+
+#[Object(name = "GridSystem")]
+impl GridSystemNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The department that drew the layer, if any.
+    async fn department(&self) -> Option<&str> {
+        self.0.department.as_deref()
+    }
+
+    /// Goes up by one with every change to the system's grids.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// Whether `locate` and the other queries use this system when none is named.
+    async fn is_default(&self) -> bool {
+        self.0.is_default
+    }
+}
+
+/// What an import did.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct ImportResult {
+    /// Units or households imported.
+    pub imported: u64,
+    /// Households whose deepest unit changed because of the import.
+    pub reassigned_households: u64,
+    /// Imported households that fall in no grid (household imports only).
+    pub households_outside_grids: Option<u64>,
+    #[graphql(skip)]
+    pub unit_ids: Vec<i64>,
+    #[graphql(skip)]
+    pub system: grid_system::Model,
+}
+
+#[ComplexObject]
+impl ImportResult {
+    /// The imported units, in the order of the features.
+    async fn units(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<UnitNode>> {
+        load_units(ctx, &self.unit_ids).await.extend()
+    }
+
+    /// The grid system as it is after the import.
+    async fn system(&self) -> GridSystemNode {
+        GridSystemNode(self.system.clone())
+    }
+}

@@ -1,0 +1,69 @@
+//! GridMap's server: the GraphQL schema, the HTTP routes and the `gridmap` command line, over
+//! the geometry engine (`geodata`) and the stored tables (`entity`, `migration`).
+//!
+//! `main.rs` only calls [`cli::run`]; tests build the same server with [`serve`] or the same
+//! routes with [`http::configure`].
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod service;
+pub mod state;
+
+use std::sync::Arc;
+
+use actix_web::web::Data;
+use actix_web::{App, HttpServer};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// Runs the server until it is stopped: connects and migrates, binds (announcing
+/// `listening on http://ADDR` on standard output, so `--addr 127.0.0.1:0` can be used), then
+/// loads the index in the background; `/healthz` answers 200 once it is loaded.
+pub async fn serve(config: Config) -> std::io::Result<()> {
+    let db = db::connect(&config.database_url)
+        .await
+        .map_err(std::io::Error::other)?;
+    let state = Arc::new(AppState::new(db));
+    let schema = graphql::build_schema(Arc::clone(&state));
+    let app_state = Data::from(Arc::clone(&state));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(Data::new(schema.clone()))
+            .app_data(app_state.clone())
+            .configure(http::configure)
+    })
+    .bind(&config.addr)?;
+    for addr in server.addrs() {
+        println!("listening on http://{addr}");
+    }
+    let loader_state = Arc::clone(&state);
+    tokio::spawn(async move {
+        if let Err(error) = load(&loader_state, config.demo_when_empty).await {
+            tracing::error!(%error, ?error, "could not load the index; stopping");
+            std::process::exit(1);
+        }
+    });
+    server.run().await
+}
+
+/// Makes sure the default grid system exists, loads the demo city into an empty database if
+/// asked to, and swaps in the catalog.
+pub async fn load(state: &AppState, demo_when_empty: bool) -> ApiResult<()> {
+    service::systems::ensure_default_system(&state.db).await?;
+    if demo_when_empty && service::demo::is_empty(&state.db).await? {
+        service::demo::load_demo(&state.db, geodata::demo::DemoSize::Default).await?;
+    }
+    let started = std::time::Instant::now();
+    let catalog = Catalog::load(&state.db).await?;
+    tracing::info!(elapsed = ?started.elapsed(), "index loaded");
+    state.set_catalog(catalog);
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Loading the demo city (see `geodata::demo`) into an empty database: the same batched
+//! writes as the imports, with households assigned and counted in one pass.
+
+use std::collections::HashMap;
+
+use geodata::demo::{demo_city, DemoSize, DEFAULT_SEED};
+use geodata::{assign_households, Index, Level};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, TransactionTrait};
+
+use crate::catalog::SHARED_LEVELS;
+use crate::error::{ApiError, ApiResult};
+use crate::service::systems::ensure_default_system;
+use crate::service::writes::{self, CounterKey};
+
+/// What was loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSummary {
+    pub units: usize,
+    pub households: usize,
+}
+
+/// Whether the database holds no unit yet.
+pub async fn is_empty(db: &impl ConnectionTrait) -> ApiResult<bool> {
+    Ok(entity::unit::Entity::find().count(db).await? == 0)
+}
+
+/// Generates the demo city of `size` and writes it, in one transaction, into an empty
+/// database.
+///
+/// # Errors
+/// `CONFLICT` when the database already holds units.
+pub async fn load_demo(db: &DatabaseConnection, size: DemoSize) -> ApiResult<DemoSummary> {
+    if !is_empty(db).await? {
+        return Err(ApiError::Conflict {
+            message: "the database already holds units; the demo city loads only into an empty one"
+                .to_owned(),
+            feature: None,
+        });
+    }
+    let (city, index, assignment) = tokio::task::spawn_blocking(move || {
+        let city = demo_city(size, DEFAULT_SEED);
+        let index = Index::new(city.units.clone());
+        let assignment = assign_households(&index, &city.households);
+        (city, index, assignment)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("demo generation failed: {e}")))?;
+
+    let txn = db.begin().await?;
+    let system = ensure_default_system(&txn).await?;
+    let counts: HashMap<_, _> = assignment.counts.iter().copied().collect();
+    let rows: Vec<_> = city
+        .units
+        .iter()
+        .map(|unit| {
+            let scope = if unit.level.is_grid() {
+                system.id
+            } else {
+                SHARED_LEVELS
+            };
+            (
+                scope,
+                unit,
+                counts.get(&unit.id).copied().unwrap_or_default(),
+            )
+        })
+        .collect();
+    writes::insert_units(&txn, &rows).await?;
+    writes::insert_households(&txn, &city.households, &assignment.unit_of).await?;
+    let mut counters: HashMap<CounterKey, u32> = HashMap::new();
+    for unit in &city.units {
+        let Some(parent) = unit.parent.and_then(|p| index.get(p)) else {
+            continue;
+        };
+        if let Some(number) = writes::code_number(&unit.code, &parent.code, unit.level) {
+            let scope = if unit.level.is_grid() {
+                system.id
+            } else {
+                SHARED_LEVELS
+            };
+            let counter = counters
+                .entry((scope, parent.code.clone(), unit.level))
+                .or_default();
+            *counter = (*counter).max(number);
+        }
+    }
+    writes::raise_code_counters(&txn, &counters).await?;
+    txn.commit().await?;
+    tracing::info!(
+        units = city.units.len(),
+        households = city.households.len(),
+        levels = ?Level::ALL.iter().map(|l| city.units.iter().filter(|u| u.level == *l).count()).collect::<Vec<_>>(),
+        "demo city loaded"
+    );
+    Ok(DemoSummary {
+        units: city.units.len(),
+        households: city.households.len(),
+    })
+}

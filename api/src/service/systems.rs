@@ -1,0 +1,69 @@
+//! Grid systems: the default one that exists from the start, lookups, versions.
+
+use entity::grid_system;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use crate::error::{ApiError, ApiResult};
+
+/// The name of the grid system created with a new database.
+pub const DEFAULT_SYSTEM_NAME: &str = "default";
+
+/// Creates the default grid system if the database has none.
+pub async fn ensure_default_system(db: &impl ConnectionTrait) -> ApiResult<grid_system::Model> {
+    if let Some(system) = grid_system::Entity::find()
+        .filter(grid_system::Column::IsDefault.eq(true))
+        .one(db)
+        .await?
+    {
+        return Ok(system);
+    }
+    let created = grid_system::ActiveModel {
+        name: Set(DEFAULT_SYSTEM_NAME.to_owned()),
+        department: Set(None),
+        version: Set(1),
+        is_default: Set(true),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(created)
+}
+
+/// Every grid system, oldest first.
+pub async fn list_systems(db: &impl ConnectionTrait) -> ApiResult<Vec<grid_system::Model>> {
+    Ok(grid_system::Entity::find()
+        .order_by_asc(grid_system::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The named system, or the default one when `id` is `None`.
+pub async fn resolve_system(
+    db: &impl ConnectionTrait,
+    id: Option<i64>,
+) -> ApiResult<grid_system::Model> {
+    let query = match id {
+        Some(id) => grid_system::Entity::find_by_id(id),
+        None => grid_system::Entity::find().filter(grid_system::Column::IsDefault.eq(true)),
+    };
+    query.one(db).await?.ok_or_else(|| match id {
+        Some(id) => ApiError::NotFound(format!("grid system {id} does not exist")),
+        None => ApiError::NotFound("no default grid system".to_owned()),
+    })
+}
+
+/// Adds one to a system's version, returning the new version.
+pub async fn bump_version(db: &impl ConnectionTrait, system_id: i64) -> ApiResult<i32> {
+    grid_system::Entity::update_many()
+        .col_expr(
+            grid_system::Column::Version,
+            Expr::col(grid_system::Column::Version).add(1),
+        )
+        .filter(grid_system::Column::Id.eq(system_id))
+        .exec(db)
+        .await?;
+    Ok(resolve_system(db, Some(system_id)).await?.version)
+}

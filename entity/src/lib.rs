@@ -1,0 +1,16 @@
+//! sea-orm entities of GridMap's tables, one module per table, in the shape `sea-orm-cli
+//! generate entity` writes (see the README for the command). They carry no GraphQL and no
+//! geometry logic: geometry is stored as WKB bytes and decoded by `geodata::encoding`.
+
+pub mod code_counter;
+pub mod grid_system;
+pub mod household;
+pub mod unit;
+
+pub mod prelude {
+    //! The entities under short names.
+    pub use super::code_counter::Entity as CodeCounter;
+    pub use super::grid_system::Entity as GridSystem;
+    pub use super::household::Entity as Household;
+    pub use super::unit::Entity as Unit;
+}

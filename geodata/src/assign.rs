@@ -1,0 +1,207 @@
+//! Batch assignment of households to their deepest unit, with counts per unit at every level.
+//!
+//! Point lookups are bound by memory latency, not arithmetic: a lookup in random order misses
+//! the cache at almost every R-tree node. So a batch is first ordered along a Hilbert curve,
+//! which puts neighbouring households next to each other and lets consecutive lookups reuse the
+//! same nodes and polygons from cache; then it is cut into chunks located in parallel (rayon).
+//! Answers are exactly those of [`Index::locate`].
+
+use geo::Coord;
+use rayon::prelude::*;
+
+use crate::index::Slot;
+use crate::{Household, Index, UnitId};
+
+/// Households and persons counted in a unit (including all units below it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnitCounts {
+    pub households: u64,
+    pub persons: u64,
+}
+
+/// The outcome of [`assign_households`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    /// For each household, in input order, its deepest unit (`None` outside every unit).
+    pub unit_of: Vec<Option<UnitId>>,
+    /// For every unit holding at least one household, directly or below it, the counts, by
+    /// unit id.
+    pub counts: Vec<(UnitId, UnitCounts)>,
+    /// Indices of the households that fall in no grid or micro-grid (outside every unit, or in
+    /// an area no grid covers).
+    pub outside_grids: Vec<usize>,
+}
+
+/// Assigns every household to the deepest unit holding it and counts households and persons
+/// per unit along each household's chain.
+///
+/// ```
+/// use geo::{polygon, MultiPolygon, Point};
+/// use geodata::{assign_households, GridKind, Household, Index, Level, Unit};
+/// let index = Index::new(vec![Unit {
+///     id: 7, code: "G7".into(), name: "G7".into(), level: Level::Grid, kind: GridKind::General,
+///     parent: None,
+///     geometry: MultiPolygon::new(vec![polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 0.0, y: 1.0)]]),
+/// }]);
+/// let home = |id: &str, x: f64| Household { id: id.into(), point: Point::new(x, 0.1), persons: 2, building: None };
+/// let assignment = assign_households(&index, &[home("a", 0.2), home("b", 5.0)]);
+/// assert_eq!(assignment.unit_of, vec![Some(7), None]);
+/// assert_eq!(assignment.counts[0].1.persons, 2);
+/// assert_eq!(assignment.outside_grids, vec![1]);
+/// ```
+///
+/// # Performance
+/// Linear in the households after an `O(n log n)` sort; parallel over rayon's pool.
+pub fn assign_households(index: &Index, households: &[Household]) -> Assignment {
+    let coords: Vec<Coord<f64>> = households.iter().map(|h| h.point.0).collect();
+    let slots = locate_batch(index, &coords);
+    let mut direct = vec![UnitCounts::default(); index.len()];
+    let mut outside_grids = Vec::new();
+    for (i, (slot, household)) in slots.iter().zip(households).enumerate() {
+        match slot {
+            Some(slot) => {
+                let tally = &mut direct[*slot as usize];
+                tally.households += 1;
+                tally.persons += u64::from(household.persons);
+                if !index.unit(*slot).level.is_grid() {
+                    outside_grids.push(i);
+                }
+            }
+            None => outside_grids.push(i),
+        }
+    }
+    Assignment {
+        unit_of: slots
+            .iter()
+            .map(|slot| slot.map(|s| index.unit(s).id))
+            .collect(),
+        counts: roll_up(index, direct),
+        outside_grids,
+    }
+}
+
+/// The deepest unit's slot for each coordinate, in input order: [`Index::deepest_slot`] for a
+/// whole batch, in Hilbert order and in parallel.
+pub fn locate_batch(index: &Index, coords: &[Coord<f64>]) -> Vec<Option<Slot>> {
+    let order = hilbert_order(coords);
+    let sorted: Vec<Option<Slot>> = order
+        .par_iter()
+        .with_min_len(1024)
+        .map(|&i| index.deepest_slot(coords[i as usize]))
+        .collect();
+    let mut slots = vec![None; coords.len()];
+    for (&i, slot) in order.iter().zip(sorted) {
+        slots[i as usize] = slot;
+    }
+    slots
+}
+
+/// Adds each unit's direct counts to all its ancestors: children before parents, so a
+/// deeper level is complete before it is added to the one above.
+fn roll_up(index: &Index, mut counts: Vec<UnitCounts>) -> Vec<(UnitId, UnitCounts)> {
+    let mut by_depth: Vec<Slot> = (0..index.len() as Slot).collect();
+    by_depth.sort_by_key(|&slot| std::cmp::Reverse(index.unit(slot).level));
+    for slot in by_depth {
+        if let Some(parent) = index.parent_of_slot(slot) {
+            let child = counts[slot as usize];
+            let tally = &mut counts[parent as usize];
+            tally.households += child.households;
+            tally.persons += child.persons;
+        }
+    }
+    let mut nonzero: Vec<(UnitId, UnitCounts)> = counts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| c.households > 0)
+        .map(|(slot, c)| (index.unit(slot as Slot).id, c))
+        .collect();
+    nonzero.sort_by_key(|(id, _)| *id);
+    nonzero
+}
+
+/// Indices of `coords` ordered along a Hilbert curve of order 16 over their bounding box.
+fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
+    let (mut min, mut max) = (
+        Coord {
+            x: f64::MAX,
+            y: f64::MAX,
+        },
+        Coord {
+            x: f64::MIN,
+            y: f64::MIN,
+        },
+    );
+    for c in coords.iter().filter(|c| c.x.is_finite() && c.y.is_finite()) {
+        min = Coord {
+            x: min.x.min(c.x),
+            y: min.y.min(c.y),
+        };
+        max = Coord {
+            x: max.x.max(c.x),
+            y: max.y.max(c.y),
+        };
+    }
+    const SIDE: f64 = 65535.0;
+    let scale_x = if max.x > min.x {
+        SIDE / (max.x - min.x)
+    } else {
+        0.0
+    };
+    let scale_y = if max.y > min.y {
+        SIDE / (max.y - min.y)
+    } else {
+        0.0
+    };
+    let mut keyed: Vec<(u32, u32)> = coords
+        .par_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            // Casts saturate, so stray coordinates land on the curve's edge.
+            let x = ((c.x - min.x) * scale_x) as u32;
+            let y = ((c.y - min.y) * scale_y) as u32;
+            (hilbert_key(x, y), i as u32)
+        })
+        .collect();
+    keyed.par_sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The distance along a Hilbert curve of order 16 of the cell (x, y), both below 2^16
+/// (Wikipedia's `xy2d`).
+fn hilbert_key(mut x: u32, mut y: u32) -> u32 {
+    let mut key = 0u32;
+    let mut side = 1u32 << 15;
+    while side > 0 {
+        let rx = u32::from(x & side > 0);
+        let ry = u32::from(y & side > 0);
+        key += side * side * ((3 * rx) ^ ry);
+        if ry == 0 {
+            if rx == 1 {
+                x = 0xFFFF - x;
+                y = 0xFFFF - y;
+            }
+            std::mem::swap(&mut x, &mut y);
+        }
+        side /= 2;
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hilbert_keys_visit_every_cell_of_a_small_curve_once() {
+        // On a 4×4 corner of the order-16 curve, consecutive keys are neighbouring cells.
+        let mut cells: Vec<(u32, u32, u32)> = (0..4)
+            .flat_map(|x| (0..4).map(move |y| (hilbert_key(x, y), x, y)))
+            .collect();
+        cells.sort();
+        for pair in cells.windows(2) {
+            let (_, x0, y0) = pair[0];
+            let (_, x1, y1) = pair[1];
+            assert_eq!(x0.abs_diff(x1) + y0.abs_diff(y1), 1, "{pair:?}");
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Point lookup over the hierarchy: "whose patch is this address in?".
+//!
+//! One R-tree per level, bulk-loaded over the units' bounding boxes, filters the candidates;
+//! an exact, robust containment test decides. [`Index::locate`] finds the deepest unit that
+//! holds the point and answers its whole chain up to the city through the parent links, so the
+//! chain is always consistent (each unit's parent follows it), even on shared borders.
+//!
+//! # Who owns a point on a shared border
+//! Units are closed sets: a point on a unit's boundary is in it. A point in the interior of a
+//! unit belongs to that unit. A point on the boundary of several siblings (a shared edge or
+//! corner) and in the interior of none belongs to the one with the **smallest code** (byte
+//! order). Codes are unique and stable, so the rule is deterministic and survives redraws of
+//! other units; it needs no tolerance, as the tests are exact (geo's robust predicates).
+
+use std::collections::HashMap;
+
+use geo::coordinate_position::{CoordPos, CoordinatePosition};
+use geo::{BoundingRect, Coord, Intersects, Point, Rect};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+
+use crate::{Level, Unit, UnitId};
+
+/// A unit's position inside an [`Index`]; dense, so that per-unit tallies can be plain vectors.
+pub type Slot = u32;
+
+type Envelope = GeomWithData<Rectangle<[f64; 2]>, Slot>;
+
+/// The R-trees of one level.
+struct LevelTree {
+    level: Level,
+    tree: RTree<Envelope>,
+}
+
+/// An immutable point-lookup index over a set of units of any levels. Rebuild it (cheaply,
+/// with bulk loading) rather than mutate it.
+///
+/// ```
+/// use geo::{polygon, MultiPolygon, Point};
+/// use geodata::{GridKind, Index, Level, Unit};
+/// let square = |x: f64| MultiPolygon::new(vec![polygon![
+///     (x: x, y: 0.0), (x: x + 1.0, y: 0.0), (x: x + 1.0, y: 1.0), (x: x, y: 1.0),
+/// ]]);
+/// let unit = |id, code: &str, level, parent, geometry| Unit {
+///     id, code: code.into(), name: code.into(), level, kind: GridKind::General, parent, geometry,
+/// };
+/// let index = Index::new(vec![
+///     unit(1, "C", Level::Community, None, MultiPolygon::new(vec![polygon![
+///         (x: 0.0, y: 0.0), (x: 2.0, y: 0.0), (x: 2.0, y: 1.0), (x: 0.0, y: 1.0),
+///     ]])),
+///     unit(2, "C002", Level::Grid, Some(1), square(1.0)),
+///     unit(3, "C001", Level::Grid, Some(1), square(0.0)),
+/// ]);
+/// assert_eq!(index.locate(Point::new(1.5, 0.5)), vec![2, 1]);
+/// // On the shared edge x = 1 the smaller code wins.
+/// assert_eq!(index.locate(Point::new(1.0, 0.5)), vec![3, 1]);
+/// assert!(index.locate(Point::new(5.0, 0.5)).is_empty());
+/// ```
+pub struct Index {
+    units: Vec<Unit>,
+    slot_of: HashMap<UnitId, Slot>,
+    parent_slot: Vec<Option<Slot>>,
+    /// Deepest level first.
+    levels: Vec<LevelTree>,
+}
+
+impl Index {
+    /// Builds the index. Parents that are not among `units` end a unit's chain.
+    ///
+    /// # Panics
+    /// If there are more than `u32::MAX` units.
+    pub fn new(units: Vec<Unit>) -> Index {
+        assert!(
+            units.len() < Slot::MAX as usize,
+            "too many units for one index"
+        );
+        let slot_of: HashMap<UnitId, Slot> = units
+            .iter()
+            .enumerate()
+            .map(|(slot, unit)| (unit.id, slot as Slot))
+            .collect();
+        let parent_slot = units
+            .iter()
+            .map(|unit| unit.parent.and_then(|p| slot_of.get(&p).copied()))
+            .collect();
+        let mut envelopes: Vec<Vec<Envelope>> = vec![Vec::new(); Level::ALL.len()];
+        for (slot, unit) in units.iter().enumerate() {
+            if let Some(rect) = unit.geometry.bounding_rect() {
+                let (min, max) = (rect.min(), rect.max());
+                envelopes[unit.level.depth()].push(GeomWithData::new(
+                    Rectangle::from_corners([min.x, min.y], [max.x, max.y]),
+                    slot as Slot,
+                ));
+            }
+        }
+        let levels = Level::ALL
+            .iter()
+            .rev()
+            .zip(envelopes.into_iter().rev())
+            .filter(|(_, envelopes)| !envelopes.is_empty())
+            .map(|(level, envelopes)| LevelTree {
+                level: *level,
+                tree: RTree::bulk_load(envelopes),
+            })
+            .collect();
+        Index {
+            units,
+            slot_of,
+            parent_slot,
+            levels,
+        }
+    }
+
+    /// The chain of units holding `point`, deepest first, up to the top of the hierarchy;
+    /// empty when no unit holds it. See the module doc for points on shared borders.
+    pub fn locate(&self, point: Point<f64>) -> Vec<UnitId> {
+        self.deepest_slot(point.0)
+            .map(|slot| {
+                self.chain_of_slot(slot)
+                    .map(|s| self.units[s as usize].id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The deepest unit holding `point`, if any.
+    pub fn deepest(&self, point: Point<f64>) -> Option<&Unit> {
+        self.deepest_slot(point.0)
+            .map(|slot| &self.units[slot as usize])
+    }
+
+    /// The unit of `level` holding `point`, if any: unlike [`Index::locate`], this ignores the
+    /// other levels.
+    pub fn unit_at(&self, level: Level, point: Point<f64>) -> Option<&Unit> {
+        let tree = self.levels.iter().find(|t| t.level == level)?;
+        self.slot_in(tree, point.0)
+            .map(|slot| &self.units[slot as usize])
+    }
+
+    /// The slots of the units of `level` whose polygon intersects `rect` (boundary contact
+    /// counts), in slot order.
+    pub fn intersecting(&self, level: Level, rect: Rect<f64>) -> Vec<Slot> {
+        let Some(tree) = self.levels.iter().find(|t| t.level == level) else {
+            return Vec::new();
+        };
+        let (min, max) = (rect.min(), rect.max());
+        let envelope = AABB::from_corners([min.x, min.y], [max.x, max.y]);
+        let mut slots: Vec<Slot> = tree
+            .tree
+            .locate_in_envelope_intersecting(envelope)
+            .map(|candidate| candidate.data)
+            .filter(|&slot| self.units[slot as usize].geometry.intersects(&rect))
+            .collect();
+        slots.sort_unstable();
+        slots
+    }
+
+    /// The deepest unit's slot holding `coord`.
+    pub fn deepest_slot(&self, coord: Coord<f64>) -> Option<Slot> {
+        self.levels
+            .iter()
+            .find_map(|level| self.slot_in(level, coord))
+    }
+
+    /// A slot and its ancestors within the index, nearest first.
+    pub fn chain_of_slot(&self, slot: Slot) -> impl Iterator<Item = Slot> + '_ {
+        std::iter::successors(Some(slot), move |s| self.parent_slot[*s as usize])
+    }
+
+    /// The parent's slot, if the parent is in the index.
+    pub fn parent_of_slot(&self, slot: Slot) -> Option<Slot> {
+        self.parent_slot[slot as usize]
+    }
+
+    /// The unit at a slot.
+    ///
+    /// # Panics
+    /// If `slot` is not a slot of this index.
+    pub fn unit(&self, slot: Slot) -> &Unit {
+        &self.units[slot as usize]
+    }
+
+    /// The slot of the unit with this id.
+    pub fn slot(&self, id: UnitId) -> Option<Slot> {
+        self.slot_of.get(&id).copied()
+    }
+
+    /// The unit with this id.
+    pub fn get(&self, id: UnitId) -> Option<&Unit> {
+        self.slot(id).map(|slot| self.unit(slot))
+    }
+
+    /// Every unit, in slot order.
+    pub fn units(&self) -> &[Unit] {
+        &self.units
+    }
+
+    /// The number of units.
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Whether the index holds no unit.
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
+    /// Gives the units back, in slot order.
+    pub fn into_units(self) -> Vec<Unit> {
+        self.units
+    }
+
+    fn slot_in(&self, level: &LevelTree, coord: Coord<f64>) -> Option<Slot> {
+        let mut on_boundary: Option<Slot> = None;
+        for candidate in level.tree.locate_all_at_point([coord.x, coord.y]) {
+            let slot = candidate.data;
+            let unit = &self.units[slot as usize];
+            match unit.geometry.coordinate_position(&coord) {
+                CoordPos::Inside => return Some(slot),
+                CoordPos::OnBoundary => {
+                    let smaller =
+                        on_boundary.is_none_or(|other| unit.code < self.units[other as usize].code);
+                    if smaller {
+                        on_boundary = Some(slot);
+                    }
+                }
+                CoordPos::Outside => {}
+            }
+        }
+        on_boundary
+    }
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("units", &self.units.len())
+            .field(
+                "levels",
+                &self.levels.iter().map(|l| l.level).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,17 @@
+//! GridMap's schema migrations, run at start-up by every `gridmap` subcommand
+//! (`Migrator::up`), on SQLite and PostgreSQL alike. Each migration is dated and has a `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_tables;
+
+/// All migrations, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_tables::Migration)]
+    }
+}

@@ -1,0 +1,32 @@
+//! End-to-end tests: each starts the real `gridmap` binary on a free port with its own
+//! database (a temporary SQLite file, and a fresh PostgreSQL database when
+//! `GRIDMAP_TEST_POSTGRES_URL` is set) and talks to it over HTTP only.
+
+mod fixtures;
+mod server;
+
+mod demo;
+mod import_errors;
+mod import_locate_export;
+
+/// Declares one test per backend for a scenario `fn(&Server)`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $scenario() {
+                let server = $crate::server::Server::start($crate::server::Backend::Sqlite, false);
+                super::$scenario(&server);
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $scenario() {
+                let Some(backend) = $crate::server::Backend::postgres() else { return };
+                let server = $crate::server::Server::start(backend, false);
+                super::$scenario(&server);
+            })*
+        }
+    };
+}
