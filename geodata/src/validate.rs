@@ -507,7 +507,63 @@ fn parse_polygonal(index: usize, geometry: &Value) -> Result<MultiPolygon<f64>, 
             reason: problem.to_string(),
         });
     }
+    if let Some(part) = multi.iter().position(has_disconnected_interior) {
+        return Err(ValidationError::InvalidPolygon {
+            feature: index,
+            reason: format!(
+                "polygon {part}'s rings touch so that its interior falls apart (a hole touching the shell, or another hole, at more than one point)"
+            ),
+        });
+    }
     Ok(multi)
+}
+
+/// The OGC rule geo's validation leaves out: a polygon's interior must be connected. Rings
+/// may touch at single points, but a cycle of touches (a hole touching the shell twice, or
+/// two holes touching each other and the shell) cuts the interior in pieces.
+fn has_disconnected_interior(polygon: &Polygon<f64>) -> bool {
+    if polygon.interiors().is_empty() {
+        return false;
+    }
+    let rings: Vec<&LineString<f64>> = std::iter::once(polygon.exterior())
+        .chain(polygon.interiors())
+        .collect();
+    // Union-find over rings: a touch between rings already connected closes a cycle.
+    let mut group: Vec<usize> = (0..rings.len()).collect();
+    fn root(group: &mut [usize], mut i: usize) -> usize {
+        while group[i] != i {
+            group[i] = group[group[i]];
+            i = group[i];
+        }
+        i
+    }
+    for a in 0..rings.len() {
+        for b in a + 1..rings.len() {
+            for _ in 0..touch_points(rings[a], rings[b]) {
+                let (ra, rb) = (root(&mut group, a), root(&mut group, b));
+                if ra == rb {
+                    return true;
+                }
+                group[ra] = rb;
+            }
+        }
+    }
+    false
+}
+
+/// How many distinct points two rings share (they cross nowhere once geo's validation passed).
+fn touch_points(a: &LineString<f64>, b: &LineString<f64>) -> usize {
+    use geo::Intersects;
+    let on = |ring: &LineString<f64>, c: &Coord<f64>| ring.intersects(c);
+    let mut points: Vec<Coord<f64>> = a
+        .coords()
+        .filter(|c| on(b, c))
+        .chain(b.coords().filter(|c| on(a, c)))
+        .copied()
+        .collect();
+    points.sort_by(|p, q| p.x.total_cmp(&q.x).then(p.y.total_cmp(&q.y)));
+    points.dedup();
+    points.len()
 }
 
 fn parse_point(index: usize, geometry: &Value) -> Result<Point<f64>, ValidationError> {
