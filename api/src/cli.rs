@@ -86,9 +86,13 @@ struct ServeArgs {
 
 /// Parses the command line and runs the subcommand.
 pub fn run() -> ExitCode {
+    let log_level = std::env::var("GRIDMAP_LOG")
+        .ok()
+        .and_then(|level| level.parse().ok())
+        .unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::INFO)
+        .with_max_level(log_level)
         .init();
     let cli = Cli::parse();
     let runtime = actix_web::rt::System::new();

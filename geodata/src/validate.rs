@@ -444,7 +444,7 @@ impl Uniques {
     }
 }
 
-fn geometry_type<'a>(index: usize, geometry: &'a Value) -> Result<&'a str, ValidationError> {
+fn geometry_type(index: usize, geometry: &Value) -> Result<&str, ValidationError> {
     geometry
         .get("type")
         .and_then(Value::as_str)

@@ -158,10 +158,11 @@ impl UnitNode {
 
     /// GENERAL or DEDICATED, for grids and micro-grids only.
     async fn kind(&self) -> Option<GridKindValue> {
-        self.is_grid().then(|| match self.0.kind.as_str() {
+        let kind = match self.0.kind.as_str() {
             "DEDICATED" => GridKindValue::Dedicated,
             _ => GridKindValue::General,
-        })
+        };
+        self.is_grid().then_some(kind)
     }
 
     /// The grid system a grid belongs to (null for the shared administrative levels).

@@ -258,8 +258,8 @@ async fn issue_missing_codes(
         }
     }
     let keys: Vec<CounterKey> = siblings
-        .iter()
-        .filter_map(|(_, members)| parents[members[0]])
+        .values()
+        .filter_map(|members| parents[members[0]])
         .map(|parent| (scope, parent.code.clone(), level))
         .collect();
     let stored = writes::code_counters(db, &keys).await?;

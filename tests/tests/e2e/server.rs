@@ -113,6 +113,7 @@ impl Server {
                 &database_url,
             ])
             .current_dir(&scratch)
+            .env("GRIDMAP_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if !demo {
