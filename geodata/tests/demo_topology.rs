@@ -14,7 +14,10 @@ fn the_default_demo_city_tiles_every_parent_exactly() {
         report.is_empty(),
         "{} faults, the first: {:?}",
         report.len(),
-        report.faults.first().map(|f| (&f.kind, f.unit, f.other, f.area_m2))
+        report
+            .faults
+            .first()
+            .map(|f| (&f.kind, f.unit, f.other, f.area_m2))
     );
 }
 
@@ -23,7 +26,11 @@ fn every_demo_household_is_in_exactly_one_grid_and_counts_add_up() {
     let city = demo_city(DemoSize::Default, DEFAULT_SEED);
     let index = Index::new(city.units.clone());
     let assignment = assign_households(&index, &city.households);
-    assert!(assignment.outside_grids.is_empty(), "{} outside", assignment.outside_grids.len());
+    assert!(
+        assignment.outside_grids.is_empty(),
+        "{} outside",
+        assignment.outside_grids.len()
+    );
     for unit in assignment.unit_of.iter().flatten() {
         assert_eq!(index.get(*unit).map(|u| u.level), Some(Level::MicroGrid));
     }
@@ -41,4 +48,3 @@ fn every_demo_household_is_in_exactly_one_grid_and_counts_add_up() {
         }
     }
 }
-
