@@ -55,6 +55,21 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Measure point lookup and batch assignment on a demo city (see BENCHMARKS.md).
+    Bench {
+        /// default, large or city.
+        #[arg(long, default_value = "large")]
+        size: DemoSize,
+        /// Random-order lookups per run.
+        #[arg(long, default_value_t = 200_000)]
+        lookups: usize,
+        /// Runs; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Also write the polygons, points and answers for bench/shapely_locate.py here.
+        #[arg(long)]
+        write_data: Option<PathBuf>,
+    },
     /// Load the demo city into an empty database.
     Demo {
         /// default (about 50k households), large (about 1M) or city (about 9M).
@@ -113,6 +128,12 @@ pub fn run() -> ExitCode {
                 database,
             }) => export(level, within, system, database).await,
             Some(Command::Demo { size, database }) => demo(size, database).await,
+            Some(Command::Bench {
+                size,
+                lookups,
+                runs,
+                write_data,
+            }) => bench(size, lookups, runs, write_data),
         }
     });
     match outcome {
@@ -206,6 +227,47 @@ async fn demo(size: DemoSize, database: DatabaseArgs) -> Result<(), String> {
     println!(
         "loaded the {size:?} demo city: {} units, {} households",
         summary.units, summary.households
+    );
+    Ok(())
+}
+
+fn bench(
+    size: DemoSize,
+    lookups: usize,
+    runs: usize,
+    write_data: Option<PathBuf>,
+) -> Result<(), String> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let f = crate::bench::run(size, lookups, runs, write_data.as_deref())
+        .map_err(|e| format!("cannot write the bench data: {e}"))?;
+    println!(
+        "demo city {size}: {} units ({} micro-grids), {} households",
+        f.units, f.deepest_polygons, f.households
+    );
+    println!("generate            {:>10.3} s", f.generate.as_secs_f64());
+    println!(
+        "build index         {:>10.3} s",
+        f.build_index.as_secs_f64()
+    );
+    println!(
+        "locate, random order {:>9.0} ns each   ({:.2} M/s, 1 thread)",
+        f.locate_each.as_nanos(),
+        1e3 / f.locate_each.as_nanos().max(1) as f64
+    );
+    println!(
+        "  the same, R-tree only {:>6.0} ns each",
+        f.locate_by_tree_each.as_nanos()
+    );
+    for (level, share) in &f.border_cells {
+        println!(
+            "  {level:<10} cells needing an exact test: {:.1}%",
+            share * 100.0
+        );
+    }
+    println!(
+        "assign all          {:>10.3} s          ({:.2} M households/s, {threads} threads)",
+        f.assign_all.as_secs_f64(),
+        f.households as f64 / f.assign_all.as_secs_f64() / 1e6
     );
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! `main.rs` only calls [`cli::run`]; tests build the same server with [`serve`] or the same
 //! routes with [`http::configure`].
 
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod config;

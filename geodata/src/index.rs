@@ -1,7 +1,8 @@
 //! Point lookup over the hierarchy: "whose patch is this address in?".
 //!
 //! One R-tree per level, bulk-loaded over the units' bounding boxes, filters the candidates;
-//! an exact, robust containment test decides. [`Index::locate`] finds the deepest unit that
+//! an exact, robust containment test decides. Beside each R-tree a cell map (see `cells`)
+//! answers most points with one memory read, leaving the exact test to points near borders. [`Index::locate`] finds the deepest unit that
 //! holds the point and answers its whole chain up to the city through the parent links, so the
 //! chain is always consistent (each unit's parent follows it), even on shared borders.
 //!
@@ -26,10 +27,14 @@ pub type Slot = u32;
 
 type Envelope = GeomWithData<Rectangle<[f64; 2]>, Slot>;
 
-/// The R-trees of one level.
+mod cells;
+
+/// The search structures of one level: an R-tree over bounding boxes, and a cell map that
+/// answers most points without descending it.
 struct LevelTree {
     level: Level,
     tree: RTree<Envelope>,
+    cells: Option<cells::CellMap>,
 }
 
 /// An immutable point-lookup index over a set of units of any levels. Rebuild it (cheaply,
@@ -93,14 +98,26 @@ impl Index {
                 ));
             }
         }
-        let levels = Level::ALL
+        let levels: Vec<LevelTree> = Level::ALL
             .iter()
             .rev()
             .zip(envelopes.into_iter().rev())
             .filter(|(_, envelopes)| !envelopes.is_empty())
-            .map(|(level, envelopes)| LevelTree {
-                level: *level,
-                tree: RTree::bulk_load(envelopes),
+            .map(|(level, envelopes)| {
+                let slots: Vec<Slot> = envelopes.iter().map(|e| e.data).collect();
+                let tree = RTree::bulk_load(envelopes);
+                let cells = cells::CellMap::build(&units, &slots, |coord| {
+                    pick(
+                        &units,
+                        tree.locate_all_at_point([coord.x, coord.y]).map(|e| e.data),
+                        coord,
+                    )
+                });
+                LevelTree {
+                    level: *level,
+                    tree,
+                    cells,
+                }
             })
             .collect();
         Index {
@@ -109,6 +126,14 @@ impl Index {
             parent_slot,
             levels,
         }
+    }
+
+    /// Per level, deepest first, the share of its cell map's cells that need an exact test.
+    pub fn border_cell_shares(&self) -> Vec<(Level, f64)> {
+        self.levels
+            .iter()
+            .filter_map(|l| l.cells.as_ref().map(|c| (l.level, c.border_share())))
+            .collect()
     }
 
     /// The chain of units holding `point`, deepest first, up to the top of the hierarchy;
@@ -162,6 +187,20 @@ impl Index {
             .find_map(|level| self.slot_in(level, coord))
     }
 
+    /// The same answer as [`Index::locate`], found through the R-trees alone, without the
+    /// cell maps: slower, kept to check and to measure what the cell maps save.
+    pub fn locate_by_tree(&self, point: Point<f64>) -> Vec<UnitId> {
+        self.levels
+            .iter()
+            .find_map(|level| self.slot_by_tree(level, point.0))
+            .map(|slot| {
+                self.chain_of_slot(slot)
+                    .map(|s| self.units[s as usize].id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A slot and its ancestors within the index, nearest first.
     pub fn chain_of_slot(&self, slot: Slot) -> impl Iterator<Item = Slot> + '_ {
         std::iter::successors(Some(slot), move |s| self.parent_slot[*s as usize])
@@ -211,24 +250,39 @@ impl Index {
     }
 
     fn slot_in(&self, level: &LevelTree, coord: Coord<f64>) -> Option<Slot> {
-        let mut on_boundary: Option<Slot> = None;
-        for candidate in level.tree.locate_all_at_point([coord.x, coord.y]) {
-            let slot = candidate.data;
-            let unit = &self.units[slot as usize];
-            match unit.geometry.coordinate_position(&coord) {
-                CoordPos::Inside => return Some(slot),
-                CoordPos::OnBoundary => {
-                    let smaller =
-                        on_boundary.is_none_or(|other| unit.code < self.units[other as usize].code);
-                    if smaller {
-                        on_boundary = Some(slot);
-                    }
-                }
-                CoordPos::Outside => {}
+        match level.cells.as_ref().map(|cells| cells.cell_at(coord)) {
+            Some(cells::Cell::Empty) => None,
+            Some(cells::Cell::Inside(slot)) => Some(slot),
+            Some(cells::Cell::Border(candidates)) => {
+                pick(&self.units, candidates.iter().copied(), coord)
             }
+            None => self.slot_by_tree(level, coord),
         }
-        on_boundary
     }
+
+    fn slot_by_tree(&self, level: &LevelTree, coord: Coord<f64>) -> Option<Slot> {
+        let candidates = level.tree.locate_all_at_point([coord.x, coord.y]);
+        pick(&self.units, candidates.map(|e| e.data), coord)
+    }
+}
+
+/// The candidate holding `coord`: the one whose interior holds it, else, among those whose
+/// boundary holds it, the one with the smallest code (see the module doc).
+fn pick(units: &[Unit], candidates: impl Iterator<Item = Slot>, coord: Coord<f64>) -> Option<Slot> {
+    let mut on_boundary: Option<Slot> = None;
+    for slot in candidates {
+        let unit = &units[slot as usize];
+        match unit.geometry.coordinate_position(&coord) {
+            CoordPos::Inside => return Some(slot),
+            CoordPos::OnBoundary => {
+                if on_boundary.is_none_or(|other| unit.code < units[other as usize].code) {
+                    on_boundary = Some(slot);
+                }
+            }
+            CoordPos::Outside => {}
+        }
+    }
+    on_boundary
 }
 
 impl std::fmt::Debug for Index {

@@ -48,3 +48,20 @@ fn every_demo_household_is_in_exactly_one_grid_and_counts_add_up() {
         }
     }
 }
+
+#[test]
+fn the_cell_maps_answer_as_the_r_trees_do_on_the_demo_city() {
+    let city = demo_city(DemoSize::Default, DEFAULT_SEED);
+    let index = Index::new(city.units.clone());
+    // Households, and a lattice of points over the whole city, borders included.
+    let lattice = (0..300).flat_map(|i| {
+        (0..300).map(move |j| geo::Point::new(103.3 + i as f64 * 0.0055, 30.1 + j as f64 * 0.0037))
+    });
+    for point in city.households.iter().map(|h| h.point).chain(lattice) {
+        assert_eq!(
+            index.locate(point),
+            index.locate_by_tree(point),
+            "at {point:?}"
+        );
+    }
+}

@@ -113,7 +113,9 @@ proptest! {
             })
             .collect();
         for point in points.iter().map(|(x, y)| Point::new(*x, *y)).chain(corners) {
-            prop_assert_eq!(index.locate(point), brute_force(&units, point), "at {:?}", point);
+            let expected = brute_force(&units, point);
+            prop_assert_eq!(index.locate(point), expected.clone(), "at {:?}", point);
+            prop_assert_eq!(index.locate_by_tree(point), expected, "by tree at {:?}", point);
         }
     }
 }

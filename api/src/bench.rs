@@ -1,0 +1,138 @@
+//! `gridmap bench`: measures point lookup and batch assignment on a demo city and, on request,
+//! writes the same data for the side-by-side scripts in `bench/` (shapely), so that every
+//! figure in BENCHMARKS.md can be reproduced with one command each.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use geo::Point;
+use geodata::demo::{demo_city, DemoSize, DEFAULT_SEED};
+use geodata::{assign_households, Household, Index, Level};
+
+/// What one run measured.
+#[derive(Debug)]
+pub struct Figures {
+    pub units: usize,
+    pub deepest_polygons: usize,
+    pub households: usize,
+    pub generate: Duration,
+    pub build_index: Duration,
+    /// Median over runs of one random-order `locate`, on one thread.
+    pub locate_each: Duration,
+    /// The same through the R-trees alone (no cell map).
+    pub locate_by_tree_each: Duration,
+    /// Per level, the share of cell-map cells that need an exact test.
+    pub border_cells: Vec<(Level, f64)>,
+    /// Median over runs of assigning every household, on all cores.
+    pub assign_all: Duration,
+}
+
+/// Runs the measurements; `lookups` random-order lookups per run, `runs` runs.
+pub fn run(
+    size: DemoSize,
+    lookups: usize,
+    runs: usize,
+    data_dir: Option<&Path>,
+) -> std::io::Result<Figures> {
+    let started = Instant::now();
+    let city = demo_city(size, DEFAULT_SEED);
+    let generate = started.elapsed();
+    let deepest_polygons = city.count(Level::MicroGrid);
+    let started = Instant::now();
+    let index = Index::new(city.units.clone());
+    let build_index = started.elapsed();
+    let points = shuffled_points(&city.households, lookups);
+
+    let locate_each = median(runs, || {
+        let started = Instant::now();
+        let found: usize = points.iter().map(|p| index.locate(*p).len()).sum();
+        std::hint::black_box(found);
+        started.elapsed() / lookups as u32
+    });
+    let locate_by_tree_each = median(runs, || {
+        let started = Instant::now();
+        let found: usize = points.iter().map(|p| index.locate_by_tree(*p).len()).sum();
+        std::hint::black_box(found);
+        started.elapsed() / lookups as u32
+    });
+    let assign_all = median(runs, || {
+        let started = Instant::now();
+        std::hint::black_box(assign_households(&index, &city.households).counts.len());
+        started.elapsed()
+    });
+    if let Some(dir) = data_dir {
+        write_data(dir, &index, &city.households)?;
+    }
+    Ok(Figures {
+        units: city.units.len(),
+        deepest_polygons,
+        households: city.households.len(),
+        generate,
+        build_index,
+        locate_each,
+        locate_by_tree_each,
+        border_cells: index.border_cell_shares(),
+        assign_all,
+    })
+}
+
+/// Points of households in a fixed pseudo-random order.
+fn shuffled_points(households: &[Household], n: usize) -> Vec<Point<f64>> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            households[(state % households.len() as u64) as usize].point
+        })
+        .collect()
+}
+
+fn median(runs: usize, mut measure: impl FnMut() -> Duration) -> Duration {
+    let mut samples: Vec<Duration> = (0..runs.max(1)).map(|_| measure()).collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// `micro_grids.geojson` (the deepest polygons, property `code`), `households.csv`
+/// (`lon,lat` in the households' order) and `gridmap.csv` (the micro-grid code GridMap gives
+/// each household), for `bench/shapely_locate.py`.
+fn write_data(dir: &Path, index: &Index, households: &[Household]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut polygons =
+        std::io::BufWriter::new(std::fs::File::create(dir.join("micro_grids.geojson"))?);
+    write!(polygons, r#"{{"type":"FeatureCollection","features":["#)?;
+    let mut first = true;
+    for unit in index.units().iter().filter(|u| u.level == Level::MicroGrid) {
+        if !first {
+            write!(polygons, ",")?;
+        }
+        first = false;
+        let mut properties = serde_json::Map::new();
+        properties.insert("code".into(), unit.code.clone().into());
+        write!(
+            polygons,
+            "{}",
+            geodata::export::feature_json(None, properties, &unit.geometry)
+        )?;
+    }
+    writeln!(polygons, "]}}")?;
+    polygons.flush()?;
+    let assignment = assign_households(index, households);
+    let mut points = std::io::BufWriter::new(std::fs::File::create(dir.join("households.csv"))?);
+    let mut answers = std::io::BufWriter::new(std::fs::File::create(dir.join("gridmap.csv"))?);
+    writeln!(points, "lon,lat")?;
+    writeln!(answers, "code")?;
+    for (household, unit) in households.iter().zip(&assignment.unit_of) {
+        writeln!(points, "{},{}", household.point.x(), household.point.y())?;
+        let code = unit
+            .and_then(|id| index.get(id))
+            .map(|u| u.code.as_str())
+            .unwrap_or("");
+        writeln!(answers, "{code}")?;
+    }
+    points.flush()?;
+    answers.flush()
+}
