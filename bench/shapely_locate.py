@@ -2,7 +2,7 @@
 writes: the demo city's micro-grids and its households, in the same order as GridMap's run.
 
     pip install 'shapely>=2' numpy
-    python3 bench/shapely_locate.py DIR [--threads 2]
+    python3 bench/shapely_locate.py DIR [--threads 2] [--shuffle]
 
 Prints shapely's STRtree bulk query (predicate "intersects", GEOS prepared geometries; the
 vectorised form, its fastest) for all households, on 1 and on N threads, and checks its answers
@@ -47,8 +47,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("directory")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--shuffle", action="store_true", help="points in random order")
     args = parser.parse_args()
     codes, polygons, points, ours = load(args.directory)
+    if args.shuffle:
+        order = np.random.default_rng(7).permutation(len(points))
+        points, ours = points[order], [ours[i] for i in order]
     xs, ys = points[:, 0].copy(), points[:, 1].copy()
     n = len(xs)
     started = time.perf_counter()

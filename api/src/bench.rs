@@ -110,12 +110,14 @@ fn write_data(dir: &Path, index: &Index, households: &[Household]) -> std::io::R
             write!(polygons, ",")?;
         }
         first = false;
-        let mut properties = serde_json::Map::new();
-        properties.insert("code".into(), unit.code.clone().into());
+        // Full precision (not the 7 decimals of GeoJSON downloads): both sides must test the
+        // very same polygons.
+        let geometry = geojson::Geometry::from(&unit.geometry);
         write!(
             polygons,
-            "{}",
-            geodata::export::feature_json(None, properties, &unit.geometry)
+            r#"{{"type":"Feature","properties":{{"code":"{}"}},"geometry":{}}}"#,
+            unit.code,
+            serde_json::to_string(&geometry).map_err(std::io::Error::other)?
         )?;
     }
     writeln!(polygons, "]}}")?;

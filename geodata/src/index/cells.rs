@@ -19,7 +19,7 @@ use super::Slot;
 use crate::Unit;
 
 /// Cells per unit of the level: enough that most lookups land in a cell no border crosses.
-const CELLS_PER_UNIT: usize = 16;
+const CELLS_PER_UNIT: usize = 64;
 /// An upper bound on cells per level (64 MiB of cell entries).
 const MAX_CELLS: usize = 1 << 24;
 /// Margin around segments, as a share of a cell: far above floating-point error.
