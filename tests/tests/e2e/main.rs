@@ -5,6 +5,7 @@
 mod fixtures;
 mod server;
 
+mod cli;
 mod demo;
 mod import_errors;
 mod import_locate_export;

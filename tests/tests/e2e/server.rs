@@ -43,7 +43,7 @@ pub struct Server {
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-fn unique_name() -> String {
+pub fn unique_name() -> String {
     format!(
         "gridmap_e2e_{}_{}_{}",
         std::process::id(),
@@ -53,7 +53,7 @@ fn unique_name() -> String {
 }
 
 /// Builds the binary once per test run (a no-op when it is fresh) and returns its path.
-fn binary() -> &'static PathBuf {
+pub fn binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
