@@ -163,7 +163,8 @@ pub async fn import_households(state: &AppState, collection: &Value) -> ApiResul
 }
 
 /// Each feature's parent: the unit of the level above with its `parentCode`, or else the one
-/// holding the feature's interior point. A city has no parent.
+/// holding the feature's interior point. A city has no parent, nor has a unit while no unit of
+/// the level above exists (a partial hierarchy may start at any level).
 fn resolve_parents<'a>(
     index: &'a Index,
     level: Level,
@@ -195,6 +196,8 @@ fn resolve_parents<'a>(
                     format!("no {parent_level} has code {code:?}"),
                 )
             }),
+            // The top of a partial hierarchy (say, districts before any city): no parent.
+            None if by_code.is_empty() => Ok(None),
             None => feature
                 .geometry
                 .interior_point()

@@ -1,3 +1,5 @@
+//! Tests of the demo city: determinism, counts, exact tiling, households inside their units.
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -1,3 +1,5 @@
+//! Tests of the point index: a brute-force cross-check and the border rule.
+
 use geo::{polygon, Contains, Intersects, MultiPolygon, Point};
 use proptest::prelude::*;
 

@@ -1,3 +1,5 @@
+//! Tests of validation: the turf fixtures and one test per rule.
+
 use serde_json::{json, Value};
 
 use super::*;

@@ -30,24 +30,63 @@ fn import_then_export_round_trips_through_the_command_line() {
     std::fs::create_dir_all(&dir).expect("scratch directory");
     let url = format!("sqlite://{}?mode=rwc", dir.join("cli.db").display());
 
-    let imported = gridmap(&["import", &write(&dir, "city.geojson", &city()), "--level", "city"], &url);
-    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
     let imported = gridmap(
-        &["import", &write(&dir, "districts.geojson", &districts()), "--level", "district"],
+        &[
+            "import",
+            &write(&dir, "city.geojson", &city()),
+            "--level",
+            "city",
+        ],
         &url,
     );
-    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let imported = gridmap(
+        &[
+            "import",
+            &write(&dir, "districts.geojson", &districts()),
+            "--level",
+            "district",
+        ],
+        &url,
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
     assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 2 DISTRICT units"));
 
     // A bad file fails with the feature at fault, and changes nothing.
-    let bad = collection(vec![feature(serde_json::json!({"name": "x"}), rect(104.0, 30.6, 104.0, 30.6))]);
-    let refused = gridmap(&["import", &write(&dir, "bad.geojson", &bad), "--level", "street"], &url);
+    let bad = collection(vec![feature(
+        serde_json::json!({"name": "x"}),
+        rect(104.0, 30.6, 104.0, 30.6),
+    )]);
+    let refused = gridmap(
+        &[
+            "import",
+            &write(&dir, "bad.geojson", &bad),
+            "--level",
+            "street",
+        ],
+        &url,
+    );
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("feature 0") && stderr.contains("INVALID_GEOMETRY"), "{stderr}");
+    assert!(
+        stderr.contains("feature 0") && stderr.contains("INVALID_GEOMETRY"),
+        "{stderr}"
+    );
 
     let exported = gridmap(&["export", "--level", "district"], &url);
-    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
     let collection: Value = serde_json::from_slice(&exported.stdout).expect("GeoJSON on stdout");
     let codes: Vec<&str> = collection["features"]
         .as_array()
@@ -56,6 +95,9 @@ fn import_then_export_round_trips_through_the_command_line() {
         .map(|f| f["properties"]["code"].as_str().expect("code"))
         .collect();
     assert_eq!(codes, ["990101", "990102"]);
-    assert_eq!(collection["features"][0]["properties"]["parentCode"], "9901");
+    assert_eq!(
+        collection["features"][0]["properties"]["parentCode"],
+        "9901"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,6 +8,7 @@ use crate::server::Server;
 
 crate::on_every_backend!(
     an_imported_hierarchy_answers_locate_pages_and_geojson,
+    a_hierarchy_may_start_below_the_city,
     the_schema_is_served_as_sdl_and_graphiql
 );
 
@@ -246,4 +247,38 @@ fn the_schema_is_served_as_sdl_and_graphiql(server: &Server) {
     assert!(content_type.starts_with("text/html"));
     let systems = server.query("{ gridSystems { id name version isDefault } }", json!({}));
     assert_eq!(systems["gridSystems"][0]["isDefault"], true);
+}
+
+fn a_hierarchy_may_start_below_the_city(server: &Server) {
+    let community = collection(vec![feature(
+        json!({"name": "Lone Community", "code": "510104017001"}),
+        rect(104.0, 30.6, 104.1, 30.7),
+    )]);
+    let imported = import(server, "COMMUNITY", community);
+    assert!(imported["units"][0]["parent"].is_null());
+    let grids = collection(vec![
+        feature(json!({"name": "east"}), rect(104.05, 30.6, 104.1, 30.7)),
+        feature(json!({"name": "west"}), rect(104.0, 30.6, 104.05, 30.7)),
+    ]);
+    let grids = import(server, "GRID", grids);
+    assert_eq!(grids["units"][0]["code"], "510104017001002");
+    assert_eq!(grids["units"][1]["code"], "510104017001001");
+    assert_eq!(
+        locate_codes(server, 104.01, 30.65),
+        ["510104017001001", "510104017001"]
+    );
+    // A grid outside every community, while communities exist, is refused.
+    let stray = collection(vec![feature(
+        json!({"name": "stray"}),
+        rect(105.0, 30.6, 105.1, 30.7),
+    )]);
+    let body = server.graphql(IMPORT_UNITS, json!({"level": "GRID", "fc": stray}));
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "INVALID_INPUT",
+        "{body:#}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        "properties.parentCode"
+    );
 }

@@ -9,6 +9,7 @@ mod cli;
 mod demo;
 mod import_errors;
 mod import_locate_export;
+mod tidy;
 
 /// Declares one test per backend for a scenario `fn(&Server)`.
 #[macro_export]
