@@ -44,11 +44,17 @@ pub fn id_cursor(after: Option<&str>) -> ApiResult<Option<i64>> {
 
 /// A lon/lat pair in range.
 pub fn position(lon: f64, lat: f64) -> ApiResult<geo::Point<f64>> {
-    geodata::validate::check_position(0, lon, lat).map_err(|_| {
-        ApiError::invalid(format!(
-            "({lon}, {lat}) is not a position: lon must be in -180..180 and lat in -90..90"
-        ))
-    })
+    crate::service::checked_point(lon, lat)
+}
+
+/// A JSON argument that may also arrive as a string holding JSON (as some clients send
+/// documents).
+pub fn json_document(value: serde_json::Value, argument: &str) -> ApiResult<serde_json::Value> {
+    match value {
+        serde_json::Value::String(text) => serde_json::from_str(&text)
+            .map_err(|e| ApiError::invalid(format!("{argument}: the string is not JSON: {e}"))),
+        other => Ok(other),
+    }
 }
 
 /// A `[minLon, minLat, maxLon, maxLat]` box.

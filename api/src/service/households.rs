@@ -1,11 +1,152 @@
-//! Reading households: every household inside a unit of any level, paged by id.
+//! Households: paging through every household inside a unit of any level, and single changes
+//! (add, move, remove) that move counts along the household's chains without a recount.
 
 use entity::household;
+use geo::Point;
 use geodata::UnitId;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, ModelTrait, Set,
+    Statement, TransactionTrait,
+};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::service::checked_point;
+use crate::service::counts::count_household;
 use crate::service::units::Page;
+use crate::service::writes::{self, CountDeltas};
+use crate::state::AppState;
+
+/// A household to add.
+#[derive(Debug, Clone)]
+pub struct NewHousehold {
+    pub id: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub persons: u32,
+    pub building: Option<String>,
+}
+
+/// Adds one household, assigned to its deepest unit and counted along its chains.
+///
+/// # Errors
+/// `INVALID_INPUT` for a bad position or id, `CONFLICT` when the id exists.
+pub async fn add_household(state: &AppState, new: NewHousehold) -> ApiResult<household::Model> {
+    let point = checked_point(new.lon, new.lat)?;
+    if new.id.trim().is_empty() {
+        return Err(ApiError::invalid("id: a household needs a non-empty id"));
+    }
+    let _writer = state.writer.lock().await;
+    let catalog = state.catalog()?;
+    if household::Entity::find_by_id(new.id.clone())
+        .one(&state.db)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict {
+            message: format!("household {:?} already exists", new.id),
+            feature: None,
+        });
+    }
+    let unit = catalog
+        .index(catalog.default_system)?
+        .deepest(point)
+        .map(|u| u.id);
+    let mut deltas = CountDeltas::new();
+    count_household(
+        &mut deltas,
+        &catalog,
+        point,
+        unit,
+        i64::from(new.persons),
+        1,
+    );
+    let txn = state.db.begin().await?;
+    let row = household::ActiveModel {
+        id: Set(new.id),
+        lon: Set(new.lon),
+        lat: Set(new.lat),
+        persons: Set(new.persons as i32),
+        building: Set(new.building),
+        unit_id: Set(unit),
+    }
+    .insert(&txn)
+    .await?;
+    writes::apply_count_deltas(&txn, &deltas).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Moves one household to a new position: its old chains lose it, its new chains gain it.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown id, `INVALID_INPUT` for a bad position.
+pub async fn move_household(
+    state: &AppState,
+    id: &str,
+    lon: f64,
+    lat: f64,
+) -> ApiResult<household::Model> {
+    let point = checked_point(lon, lat)?;
+    let _writer = state.writer.lock().await;
+    let catalog = state.catalog()?;
+    let row = find(state, id).await?;
+    let persons = i64::from(row.persons);
+    let unit = catalog
+        .index(catalog.default_system)?
+        .deepest(point)
+        .map(|u| u.id);
+    let mut deltas = CountDeltas::new();
+    count_household(
+        &mut deltas,
+        &catalog,
+        Point::new(row.lon, row.lat),
+        row.unit_id,
+        persons,
+        -1,
+    );
+    count_household(&mut deltas, &catalog, point, unit, persons, 1);
+    let txn = state.db.begin().await?;
+    let mut active = row.into_active_model();
+    active.lon = Set(lon);
+    active.lat = Set(lat);
+    active.unit_id = Set(unit);
+    let row = active.update(&txn).await?;
+    writes::apply_count_deltas(&txn, &deltas).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Removes one household and uncounts it; returns it as it was.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown id.
+pub async fn remove_household(state: &AppState, id: &str) -> ApiResult<household::Model> {
+    let _writer = state.writer.lock().await;
+    let catalog = state.catalog()?;
+    let row = find(state, id).await?;
+    let mut deltas = CountDeltas::new();
+    let point = Point::new(row.lon, row.lat);
+    count_household(
+        &mut deltas,
+        &catalog,
+        point,
+        row.unit_id,
+        i64::from(row.persons),
+        -1,
+    );
+    let txn = state.db.begin().await?;
+    row.clone().delete(&txn).await?;
+    writes::apply_count_deltas(&txn, &deltas).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+async fn find(state: &AppState, id: &str) -> ApiResult<household::Model> {
+    household::Entity::find_by_id(id.to_owned())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("household {id:?} does not exist")))
+}
 
 /// A page of the households inside `unit` (its own and those of every unit below it), after
 /// the household id `after`. `total` is the unit's stored household count.

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, StoredUnit, SHARED_LEVELS};
 use crate::error::{ApiError, ApiResult};
+use crate::service::counts::add_along_chain;
 use crate::service::systems;
 use crate::service::writes::{self, CountDeltas, CounterKey};
 use crate::state::AppState;
@@ -352,19 +353,8 @@ async fn reassign(
             continue;
         }
         let persons = i64::from(row.3);
-        for (index, unit, sign) in [(old_index, old_unit, -1), (new_index, new_unit, 1)] {
-            let Some(slot) = unit.and_then(|id| index.slot(id)) else {
-                continue;
-            };
-            for s in index.chain_of_slot(slot) {
-                let unit = index.unit(s);
-                if counted(unit) {
-                    let delta = deltas.entry(unit.id).or_default();
-                    delta.0 += sign;
-                    delta.1 += sign * persons;
-                }
-            }
-        }
+        add_along_chain(&mut deltas, old_index, old_unit, counted, -1, persons);
+        add_along_chain(&mut deltas, new_index, new_unit, counted, 1, persons);
         changes.push((row.0.clone(), new_unit));
     }
     if is_default {
