@@ -7,6 +7,7 @@ mod server;
 
 mod cli;
 mod demo;
+mod households;
 mod import_errors;
 mod import_locate_export;
 mod tidy;

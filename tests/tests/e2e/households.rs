@@ -1,0 +1,78 @@
+//! Single household changes over GraphQL: counts follow the household along its chain, and
+//! mistakes get clear codes.
+
+use serde_json::{json, Value};
+
+use crate::fixtures::*;
+use crate::server::Server;
+
+crate::on_every_backend!(a_household_added_moved_and_removed_moves_the_counts);
+
+fn counts(server: &Server, code: &str) -> (i64, i64) {
+    let data = server.query(
+        "query($code: String!) { unit(code: $code) { householdCount personCount } }",
+        json!({"code": code}),
+    );
+    (
+        data["unit"]["householdCount"].as_i64().expect("count"),
+        data["unit"]["personCount"].as_i64().expect("count"),
+    )
+}
+
+fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+fn a_household_added_moved_and_removed_moves_the_counts(server: &Server) {
+    for (level, fc) in [
+        ("CITY", city()),
+        ("DISTRICT", districts()),
+        ("STREET", streets()),
+        ("COMMUNITY", communities()),
+        ("GRID", grids()),
+    ] {
+        server.query(IMPORT_UNITS, json!({"level": level, "fc": fc}));
+    }
+    let added = server.query(
+        r#"mutation { addHousehold(id: "x1", lon: 104.05, lat: 30.75, persons: 4, building: "B9") { id unit { code } } }"#,
+        json!({}),
+    );
+    assert_eq!(added["addHousehold"]["unit"]["code"], "990101001001001");
+    assert_eq!(counts(server, "990101001001001"), (1, 4));
+    assert_eq!(counts(server, "9901"), (1, 4));
+
+    let moved = server.query(
+        r#"mutation { moveHousehold(id: "x1", lon: 104.35, lat: 30.65) { unit { code } } }"#,
+        json!({}),
+    );
+    assert_eq!(moved["moveHousehold"]["unit"]["code"], "990102001002002");
+    assert_eq!(counts(server, "990101001001001"), (0, 0));
+    assert_eq!(counts(server, "990101"), (0, 0));
+    assert_eq!(counts(server, "990102001002002"), (1, 4));
+    assert_eq!(counts(server, "9901"), (1, 4));
+
+    let duplicate = server.graphql(
+        r#"mutation { addHousehold(id: "x1", lon: 104.05, lat: 30.75) { id } }"#,
+        json!({}),
+    );
+    assert_eq!(error_code(&duplicate), "CONFLICT", "{duplicate:#}");
+    let nowhere = server.graphql(
+        r#"mutation { moveHousehold(id: "x1", lon: 104.05, lat: 95.0) { id } }"#,
+        json!({}),
+    );
+    assert_eq!(error_code(&nowhere), "INVALID_INPUT", "{nowhere:#}");
+    let missing = server.graphql(
+        r#"mutation { removeHousehold(id: "nobody") { id } }"#,
+        json!({}),
+    );
+    assert_eq!(error_code(&missing), "NOT_FOUND", "{missing:#}");
+
+    server.query(
+        r#"mutation { removeHousehold(id: "x1") { id } }"#,
+        json!({}),
+    );
+    assert_eq!(counts(server, "990102001002002"), (0, 0));
+    assert_eq!(counts(server, "9901"), (0, 0));
+}
