@@ -41,6 +41,14 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Import households: CSV (`id,lon,lat,persons,building`, streamed, with progress) or a
+    /// GeoJSON FeatureCollection of points. All or nothing.
+    ImportHouseholds {
+        /// The .csv or .geojson file.
+        file: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Write units as a GeoJSON FeatureCollection to standard output.
     Export {
         /// Only units of this level.
@@ -121,6 +129,9 @@ pub fn run() -> ExitCode {
                 system,
                 database,
             }) => import(file, level, system, database).await,
+            Some(Command::ImportHouseholds { file, database }) => {
+                import_households(file, database).await
+            }
             Some(Command::Export {
                 level,
                 within,
@@ -185,6 +196,44 @@ async fn import(
         outcome.system.version,
         outcome.reassigned
     );
+    Ok(())
+}
+
+async fn import_households(file: PathBuf, database: DatabaseArgs) -> Result<(), String> {
+    let state = state(&database).await?;
+    let open_error = |e: std::io::Error| format!("cannot read {}: {e}", file.display());
+    let is_csv = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let (households, outside) = if is_csv {
+        let input = std::io::BufReader::new(std::fs::File::open(&file).map_err(open_error)?);
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {human_pos} households imported ({per_sec})",
+        ) {
+            bar.set_style(style);
+        }
+        let outcome = crate::service::bulk::import_households_csv(&state, input, |done| {
+            bar.set_position(done)
+        })
+        .await
+        .map_err(describe);
+        bar.finish_and_clear();
+        let outcome = outcome?;
+        (outcome.households, outcome.outside_grids)
+    } else {
+        let text = std::fs::read_to_string(&file).map_err(open_error)?;
+        let collection: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+        let outcome = crate::service::import::import_households(&state, &collection)
+            .await
+            .map_err(describe)?;
+        (
+            outcome.households as u64,
+            outcome.outside_grids.unwrap_or(0) as u64,
+        )
+    };
+    println!("imported {households} households; {outside} fall in no grid");
     Ok(())
 }
 

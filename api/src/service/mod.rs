@@ -1,6 +1,7 @@
 //! Business logic behind the resolvers and the command line: functions taking the connection
 //! (or the state) first, so that a whole change runs inside one transaction.
 
+pub mod bulk;
 pub mod counts;
 pub mod demo;
 pub mod export;

@@ -81,6 +81,34 @@ fn import_then_export_round_trips_through_the_command_line() {
         "{stderr}"
     );
 
+    // Households from CSV: a bad row names its line and column, and nothing is written.
+    let bad_csv = dir.join("bad.csv");
+    std::fs::write(
+        &bad_csv,
+        "id,lon,lat,persons,building\na,104.05,30.7,2,B1\nb,104.3,abc,1,\n",
+    )
+    .expect("csv written");
+    let refused = gridmap(&["import-households", &bad_csv.display().to_string()], &url);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("line 3, column lat"), "{stderr}");
+    let good_csv = dir.join("good.csv");
+    std::fs::write(
+        &good_csv,
+        "id,lon,lat,persons,building\na,104.05,30.7,2,B1\nb,104.3,30.7,1,\nc,104.31,30.71,3,B2\n",
+    )
+    .expect("csv written");
+    let imported = gridmap(
+        &["import-households", &good_csv.display().to_string()],
+        &url,
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 3 households"));
+
     let exported = gridmap(&["export", "--level", "district"], &url);
     assert!(
         exported.status.success(),
