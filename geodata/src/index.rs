@@ -28,6 +28,7 @@ pub type Slot = u32;
 type Envelope = GeomWithData<Rectangle<[f64; 2]>, Slot>;
 
 mod cells;
+mod rings;
 
 /// The search structures of one level: an R-tree over bounding boxes, and a cell map that
 /// answers most points without descending it.
@@ -67,6 +68,8 @@ pub struct Index {
     parent_slot: Vec<Option<Slot>>,
     /// Each slot's id, apart from the units so that walking a chain reads few cache lines.
     ids: Vec<UnitId>,
+    /// The units' rings end to end, for exact tests in border cells.
+    rings: rings::FlatRings,
     /// Deepest level first.
     levels: Vec<LevelTree>,
 }
@@ -78,8 +81,8 @@ impl Index {
     /// If there are more than `u32::MAX` units.
     pub fn new(units: Vec<Unit>) -> Index {
         assert!(
-            units.len() < Slot::MAX as usize,
-            "too many units for one index"
+            units.len() < (1 << 31) - 2,
+            "too many units for one index (cell maps keep slots in 31 bits)"
         );
         let slot_of: HashMap<UnitId, Slot> = units
             .iter()
@@ -124,6 +127,7 @@ impl Index {
             .collect();
         Index {
             ids: units.iter().map(|u| u.id).collect(),
+            rings: rings::FlatRings::new(&units),
             units,
             slot_of,
             parent_slot,
@@ -256,9 +260,11 @@ impl Index {
         match level.cells.as_ref().map(|cells| cells.cell_at(coord)) {
             Some(cells::Cell::Empty) => None,
             Some(cells::Cell::Inside(slot)) => Some(slot),
-            Some(cells::Cell::Border(candidates)) => {
-                pick(&self.units, candidates.iter().copied(), coord)
-            }
+            Some(cells::Cell::Border(candidates)) => pick_by(
+                candidates.iter().copied(),
+                |slot| self.rings.position(slot, coord),
+                |slot| &self.units[slot as usize].code,
+            ),
             None => self.slot_by_tree(level, coord),
         }
     }
@@ -269,16 +275,28 @@ impl Index {
     }
 }
 
-/// The candidate holding `coord`: the one whose interior holds it, else, among those whose
-/// boundary holds it, the one with the smallest code (see the module doc).
+/// The candidate holding `coord`, by geo's own test (the R-tree path).
 fn pick(units: &[Unit], candidates: impl Iterator<Item = Slot>, coord: Coord<f64>) -> Option<Slot> {
+    pick_by(
+        candidates,
+        |slot| units[slot as usize].geometry.coordinate_position(&coord),
+        |slot| &units[slot as usize].code,
+    )
+}
+
+/// The candidate whose interior holds the point, else, among those whose boundary holds it,
+/// the one with the smallest code (see the module doc).
+fn pick_by<'a>(
+    candidates: impl Iterator<Item = Slot>,
+    position: impl Fn(Slot) -> CoordPos,
+    code: impl Fn(Slot) -> &'a String,
+) -> Option<Slot> {
     let mut on_boundary: Option<Slot> = None;
     for slot in candidates {
-        let unit = &units[slot as usize];
-        match unit.geometry.coordinate_position(&coord) {
+        match position(slot) {
             CoordPos::Inside => return Some(slot),
             CoordPos::OnBoundary => {
-                if on_boundary.is_none_or(|other| unit.code < units[other as usize].code) {
+                if on_boundary.is_none_or(|other| code(slot) < code(other)) {
                     on_boundary = Some(slot);
                 }
             }

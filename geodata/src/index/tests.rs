@@ -142,3 +142,68 @@ fn a_point_where_no_grid_is_answers_the_deepest_unit_there() {
     assert_eq!(index.locate(Point::new(1.5, 1.9)), vec![2]);
     assert_eq!(index.unit_at(Level::Grid, Point::new(1.5, 1.9)), None);
 }
+
+/// A ring with a hole filled by another unit, and a unit of two parts around them.
+fn holes_and_parts() -> Vec<Unit> {
+    let unit = |id: UnitId, code: &str, geometry: MultiPolygon<f64>| Unit {
+        id,
+        code: code.into(),
+        name: code.into(),
+        level: Level::Grid,
+        kind: GridKind::General,
+        parent: None,
+        geometry,
+    };
+    let ring = geo::Polygon::new(
+        geo::LineString::from(vec![
+            (1.0, 1.0),
+            (3.0, 1.0),
+            (3.0, 3.0),
+            (1.0, 3.0),
+            (1.0, 1.0),
+        ]),
+        vec![geo::LineString::from(vec![
+            (1.5, 1.5),
+            (1.5, 2.5),
+            (2.5, 2.5),
+            (2.5, 1.5),
+            (1.5, 1.5),
+        ])],
+    );
+    vec![
+        unit(1, "A", MultiPolygon::new(vec![ring])),
+        unit(
+            2,
+            "B",
+            MultiPolygon::new(vec![polygon![
+                (x: 1.5, y: 1.5), (x: 2.5, y: 1.5), (x: 2.5, y: 2.5), (x: 1.5, y: 2.5),
+            ]]),
+        ),
+        unit(
+            3,
+            "C",
+            MultiPolygon::new(vec![
+                polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 4.0), (x: 0.0, y: 4.0)],
+                polygon![(x: 3.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 4.0), (x: 3.0, y: 4.0)],
+            ]),
+        ),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn holes_and_multi_part_units_are_located_exactly(
+        points in prop::collection::vec((-0.5f64..4.5, -0.5f64..4.5), 100),
+        on_lines in prop::collection::vec((prop::sample::select(vec![0.0, 1.0, 1.5, 2.5, 3.0, 4.0]), -0.5f64..4.5), 30),
+    ) {
+        let units = holes_and_parts();
+        let index = Index::new(units.clone());
+        let swapped = on_lines.iter().map(|(a, b)| (*b, *a));
+        for (x, y) in points.iter().copied().chain(on_lines.iter().copied()).chain(swapped) {
+            let point = Point::new(x, y);
+            let expected = brute_force(&units, point);
+            prop_assert_eq!(index.locate(point), expected.clone(), "at {:?}", point);
+            prop_assert_eq!(index.locate_by_tree(point), expected, "by tree at {:?}", point);
+        }
+    }
+}
