@@ -6,7 +6,6 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use geo::Point;
 use geodata::demo::{demo_city, DemoSize, DEFAULT_SEED};
 use geodata::{assign_households, Household, Index, Level};
 
@@ -42,7 +41,7 @@ pub fn run(
     let started = Instant::now();
     let index = Index::new(city.units.clone());
     let build_index = started.elapsed();
-    let points = shuffled_points(&city.households, lookups);
+    let points = city.scattered_points(lookups);
 
     let locate_each = median(runs, || {
         let started = Instant::now();
@@ -75,19 +74,6 @@ pub fn run(
         border_cells: index.border_cell_shares(),
         assign_all,
     })
-}
-
-/// Points of households in a fixed pseudo-random order.
-fn shuffled_points(households: &[Household], n: usize) -> Vec<Point<f64>> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            households[(state % households.len() as u64) as usize].point
-        })
-        .collect()
 }
 
 fn median(runs: usize, mut measure: impl FnMut() -> Duration) -> Duration {

@@ -6,33 +6,18 @@
 //! of the large demo's 1,000,000 households, on all cores.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use geo::Point;
 use geodata::demo::{demo_city, DemoSize, DEFAULT_SEED};
-use geodata::{assign_households, Household, Index};
+use geodata::{assign_households, Index};
 
 /// Lookups per measured iteration.
 const LOOKUPS: usize = 10_000;
-
-/// `n` household points in a fixed pseudo-random order (a cache-hostile order, as single
-/// lookups arrive).
-fn shuffled_points(households: &[Household], n: usize) -> Vec<Point<f64>> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            households[(state % households.len() as u64) as usize].point
-        })
-        .collect()
-}
 
 fn locate(c: &mut Criterion) {
     let mut group = c.benchmark_group("locate");
     group.throughput(Throughput::Elements(LOOKUPS as u64));
     for size in [DemoSize::Default, DemoSize::Large, DemoSize::City] {
         let city = demo_city(size, DEFAULT_SEED);
-        let points = shuffled_points(&city.households, LOOKUPS);
+        let points = city.scattered_points(LOOKUPS);
         let index = Index::new(city.units);
         group.bench_with_input(BenchmarkId::from_parameter(size), &points, |b, points| {
             b.iter(|| points.iter().map(|p| index.locate(*p).len()).sum::<usize>())

@@ -154,6 +154,23 @@ pub struct DemoCity {
 }
 
 impl DemoCity {
+    /// `n` household points in a fixed pseudo-random order, the cache-hostile order in which
+    /// single lookups arrive; for benchmarks.
+    pub fn scattered_points(&self, n: usize) -> Vec<Point<f64>> {
+        if self.households.is_empty() {
+            return Vec::new();
+        }
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                self.households[(state % self.households.len() as u64) as usize].point
+            })
+            .collect()
+    }
+
     /// How many units of a level the city holds.
     pub fn count(&self, level: Level) -> usize {
         self.units.iter().filter(|unit| unit.level == level).count()
@@ -1203,21 +1220,7 @@ mod cut {
     }
 
     fn bounds(piece: &[Polygon<f64>]) -> Option<Rect<f64>> {
-        piece
-            .iter()
-            .filter_map(|polygon| polygon.bounding_rect())
-            .reduce(|a, b| {
-                Rect::new(
-                    Coord {
-                        x: a.min().x.min(b.min().x),
-                        y: a.min().y.min(b.min().y),
-                    },
-                    Coord {
-                        x: a.max().x.max(b.max().x),
-                        y: a.max().y.max(b.max().y),
-                    },
-                )
-            })
+        crate::measure::extent(piece.iter().filter_map(|polygon| polygon.bounding_rect()))
     }
 
     fn area(piece: &[Polygon<f64>]) -> f64 {

@@ -1,5 +1,5 @@
-//! Areas in square metres: polygons are stored in lon/lat degrees, but planners and quality
-//! reports speak in m².
+//! Areas in square metres (polygons are stored in lon/lat degrees, but planners and quality
+//! reports speak in m²), and extents.
 //!
 //! Units are small next to the Earth, so each polygon is measured in a local projection that is
 //! affine in lon/lat (an equirectangular projection about its own middle latitude, with the
@@ -8,7 +8,7 @@
 //! district the result agrees with the exact geodesic area to about 2e-4. (geo's geodesic area
 //! can answer "the rest of the globe" for degenerate rings.)
 
-use geo::{BoundingRect, MultiPolygon, Polygon};
+use geo::{BoundingRect, Coord, MultiPolygon, Polygon, Rect};
 
 /// WGS84 semi-major axis, in metres.
 const SEMI_MAJOR_AXIS: f64 = 6_378_137.0;
@@ -32,6 +32,30 @@ const ECCENTRICITY_SQUARED: f64 = 0.006_694_379_990_14;
 /// ```
 pub fn area_m2(geometry: &MultiPolygon<f64>) -> f64 {
     geometry.iter().map(polygon_area_m2).sum()
+}
+
+/// The smallest box holding all the given boxes (`None` for none).
+///
+/// ```
+/// use geo::{coord, Rect};
+/// let a = Rect::new(coord! { x: 0.0, y: 0.0 }, coord! { x: 1.0, y: 1.0 });
+/// let b = Rect::new(coord! { x: 2.0, y: -1.0 }, coord! { x: 3.0, y: 0.5 });
+/// let both = geodata::measure::extent([a, b]).unwrap();
+/// assert_eq!((both.min(), both.max()), (coord! { x: 0.0, y: -1.0 }, coord! { x: 3.0, y: 1.0 }));
+/// ```
+pub fn extent(rects: impl IntoIterator<Item = Rect<f64>>) -> Option<Rect<f64>> {
+    rects.into_iter().reduce(|a, b| {
+        Rect::new(
+            Coord {
+                x: a.min().x.min(b.min().x),
+                y: a.min().y.min(b.min().y),
+            },
+            Coord {
+                x: a.max().x.max(b.max().x),
+                y: a.max().y.max(b.max().y),
+            },
+        )
+    })
 }
 
 /// Metres per degree of longitude and latitude near `lat`: a local flat approximation, good to

@@ -4,13 +4,13 @@ use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::args;
 use super::types::{
-    connection, load_units, state, GridSystemNode, HouseholdConnection, HouseholdNode, LevelValue,
-    UnitConnection, UnitNode,
+    connection, load_units, state, unit_connection, GridSystemNode, HouseholdConnection,
+    HouseholdNode, LevelValue, UnitConnection, UnitNode,
 };
 use crate::error::ApiError;
 use crate::service::households::page_households;
 use crate::service::systems::list_systems;
-use crate::service::units::{find_unit, page_units, UnitFilter};
+use crate::service::units::{find_unit, UnitFilter};
 
 /// The root of queries.
 #[derive(Debug, Default)]
@@ -65,18 +65,7 @@ impl QueryRoot {
                 .unwrap_or(catalog.default_system),
             bbox: bbox.as_deref().map(args::bbox).transpose().extend()?,
         };
-        catalog.index(filter.system).extend()?;
-        let first = args::page_size(first).extend()?;
-        let after_id = args::id_cursor(after.as_deref()).extend()?;
-        let page = page_units(&state.db, &catalog, &filter, after_id, first)
-            .await
-            .extend()?;
-        Ok(connection(
-            page,
-            after.is_some(),
-            |u| u.id.to_string(),
-            UnitNode,
-        ))
+        unit_connection(state, &catalog, &filter, first, after).await
     }
 
     /// The units holding a point, deepest first (micro-grid, grid, community, ..., city);

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::args;
 use super::loader::UnitLoader;
-use crate::catalog::SHARED_LEVELS;
+use crate::catalog::{Catalog, SHARED_LEVELS};
 use crate::error::{ApiError, ApiResult};
 use crate::service::units::{page_units, Page, UnitFilter};
 use crate::state::AppState;
@@ -113,6 +113,28 @@ impl UnitNode {
     }
 }
 
+/// A page of units as a Relay connection: the common tail of `units` and `Unit.children`.
+pub async fn unit_connection(
+    state: &AppState,
+    catalog: &Catalog,
+    filter: &UnitFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<UnitConnection> {
+    catalog.index(filter.system).extend()?;
+    let first = args::page_size(first).extend()?;
+    let after_id = args::id_cursor(after.as_deref()).extend()?;
+    let page = page_units(&state.db, catalog, filter, after_id, first)
+        .await
+        .extend()?;
+    Ok(connection(
+        page,
+        after.is_some(),
+        |u| u.id.to_string(),
+        UnitNode,
+    ))
+}
+
 /// Loads units by id, in the order of `ids`.
 pub async fn load_units(ctx: &Context<'_>, ids: &[i64]) -> ApiResult<Vec<UnitNode>> {
     let loader = ctx
@@ -202,17 +224,7 @@ impl UnitNode {
             system,
             ..UnitFilter::default()
         };
-        let first = args::page_size(first).extend()?;
-        let after_id = args::id_cursor(after.as_deref()).extend()?;
-        let page = page_units(&state.db, &catalog, &filter, after_id, first)
-            .await
-            .extend()?;
-        Ok(connection(
-            page,
-            after.is_some(),
-            |u| u.id.to_string(),
-            UnitNode,
-        ))
+        unit_connection(state, &catalog, &filter, first, after).await
     }
 
     /// Every unit above, nearest first, up to the city.

@@ -372,21 +372,7 @@ fn ids_of(index: &Index, slots: Vec<Option<geodata::index::Slot>>) -> Vec<Option
 }
 
 fn envelope_of(units: &[Unit]) -> Option<Rect<f64>> {
-    units
-        .iter()
-        .filter_map(|u| u.geometry.bounding_rect())
-        .reduce(|a, b| {
-            Rect::new(
-                Coord {
-                    x: a.min().x.min(b.min().x),
-                    y: a.min().y.min(b.min().y),
-                },
-                Coord {
-                    x: a.max().x.max(b.max().x),
-                    y: a.max().y.max(b.max().y),
-                },
-            )
-        })
+    geodata::measure::extent(units.iter().filter_map(|u| u.geometry.bounding_rect()))
 }
 
 /// Household ids must be new: an import adds households, it never overwrites one.

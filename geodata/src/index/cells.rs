@@ -59,21 +59,11 @@ impl CellMap {
         slots: &[Slot],
         locate_exactly: impl Fn(Coord<f64>) -> Option<Slot> + Sync,
     ) -> Option<CellMap> {
-        let extent = slots
-            .iter()
-            .filter_map(|&s| units[s as usize].geometry.bounding_rect())
-            .reduce(|a, b| {
-                Rect::new(
-                    Coord {
-                        x: a.min().x.min(b.min().x),
-                        y: a.min().y.min(b.min().y),
-                    },
-                    Coord {
-                        x: a.max().x.max(b.max().x),
-                        y: a.max().y.max(b.max().y),
-                    },
-                )
-            })?;
+        let extent = crate::measure::extent(
+            slots
+                .iter()
+                .filter_map(|&s| units[s as usize].geometry.bounding_rect()),
+        )?;
         let (width, height) = (extent.width().max(1e-9), extent.height().max(1e-9));
         let target = (slots.len() * CELLS_PER_UNIT).clamp(1, MAX_CELLS);
         let cols = ((target as f64 * width / height).sqrt().ceil() as usize).clamp(1, target);
