@@ -83,6 +83,10 @@ enum Command {
         /// default (about 50k households), large (about 1M) or city (about 9M).
         #[arg(long, default_value = "default")]
         size: DemoSize,
+        /// Write the city to files here instead (one GeoJSON per level, households.csv), for
+        /// `gridmap import` and `gridmap import-households`.
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -138,7 +142,17 @@ pub fn run() -> ExitCode {
                 system,
                 database,
             }) => export(level, within, system, database).await,
-            Some(Command::Demo { size, database }) => demo(size, database).await,
+            Some(Command::Demo {
+                size,
+                out: Some(dir),
+                ..
+            }) => crate::service::demo::write_demo_files(size, &dir)
+                .map_err(|e| format!("cannot write to {}: {e}", dir.display())),
+            Some(Command::Demo {
+                size,
+                out: None,
+                database,
+            }) => demo(size, database).await,
             Some(Command::Bench {
                 size,
                 lookups,

@@ -19,6 +19,53 @@ pub struct DemoSummary {
     pub households: usize,
 }
 
+/// Writes the demo city of `size` to `dir`: `city.geojson`, `district.geojson`, ...,
+/// `micro_grid.geojson` (properties `name`, `code`, `parentCode`, `kind`; full-precision
+/// coordinates, so the files tile exactly as the generated city does) and `households.csv`
+/// (`id,lon,lat,persons,building`). Importing them level by level rebuilds the same city.
+pub fn write_demo_files(size: DemoSize, dir: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let city = demo_city(size, DEFAULT_SEED);
+    std::fs::create_dir_all(dir)?;
+    let codes: HashMap<i64, &str> = city.units.iter().map(|u| (u.id, u.code.as_str())).collect();
+    for level in Level::ALL {
+        let path = dir.join(format!("{}.geojson", level.as_str().to_ascii_lowercase()));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        write!(out, r#"{{"type":"FeatureCollection","features":["#)?;
+        let mut first = true;
+        for unit in city.units.iter().filter(|u| u.level == level) {
+            let properties = serde_json::json!({
+                "name": unit.name,
+                "code": unit.code,
+                "parentCode": unit.parent.and_then(|p| codes.get(&p)),
+                "kind": unit.kind.as_str(),
+            });
+            let geometry = geojson::Geometry::from(&unit.geometry);
+            let feature = serde_json::json!({
+                "type": "Feature", "properties": properties, "geometry": geometry,
+            });
+            write!(out, "{}{feature}", if first { "" } else { "," })?;
+            first = false;
+        }
+        writeln!(out, "]}}")?;
+        out.flush()?;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("households.csv"))?);
+    writeln!(out, "id,lon,lat,persons,building")?;
+    for h in &city.households {
+        let building = h.building.as_deref().unwrap_or_default();
+        writeln!(
+            out,
+            "{},{},{},{},{building}",
+            h.id,
+            h.point.x(),
+            h.point.y(),
+            h.persons
+        )?;
+    }
+    out.flush()
+}
+
 /// Whether the database holds no unit yet.
 pub async fn is_empty(db: &impl ConnectionTrait) -> ApiResult<bool> {
     Ok(entity::unit::Entity::find().count(db).await? == 0)

@@ -129,3 +129,68 @@ fn import_then_export_round_trips_through_the_command_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_demo_city_written_to_files_imports_back_level_by_level() {
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("demo.db").display());
+    let files = dir.join("files");
+    let written = gridmap(
+        &[
+            "demo",
+            "--size",
+            "default",
+            "--out",
+            &files.display().to_string(),
+        ],
+        &url,
+    );
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    for level in [
+        "city",
+        "district",
+        "street",
+        "community",
+        "grid",
+        "micro_grid",
+    ] {
+        let file = files.join(format!("{level}.geojson")).display().to_string();
+        let imported = gridmap(&["import", &file, "--level", level], &url);
+        assert!(
+            imported.status.success(),
+            "{level}: {}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+    }
+    let csv = files.join("households.csv").display().to_string();
+    let imported = gridmap(&["import-households", &csv], &url);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&imported.stdout)
+            .contains("imported 50000 households; 0 fall in no grid"),
+        "{}",
+        String::from_utf8_lossy(&imported.stdout)
+    );
+    let exported = gridmap(&["export", "--level", "micro_grid"], &url);
+    let collection: Value = serde_json::from_slice(&exported.stdout).expect("GeoJSON on stdout");
+    let features = collection["features"].as_array().expect("features");
+    assert_eq!(features.len(), 1049);
+    let households: i64 = features
+        .iter()
+        .map(|f| f["properties"]["households"].as_i64().expect("households"))
+        .sum();
+    assert_eq!(
+        households, 50_000,
+        "every household in exactly one micro-grid"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
