@@ -140,7 +140,7 @@ pub fn stored_unit(row: unit::Model) -> ApiResult<StoredUnit> {
     let level: Level = row
         .level
         .parse()
-        .map_err(|_| ApiError::invalid(format!("unit {} has level {:?}", row.id, row.level)))?;
+        .map_err(|_| ApiError::Internal(format!("unit {} has level {:?}", row.id, row.level)))?;
     let kind: GridKind = row.kind.parse().unwrap_or_default();
     Ok(StoredUnit {
         system_id: row.system_id,
