@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use geodata::crs::Crs;
 use geodata::demo::DemoSize;
 use geodata::Level;
 
@@ -263,6 +264,7 @@ async fn export(
         level,
         within,
         system,
+        crs: Crs::Wgs84,
     };
     let export = prepare_export(&state.db, &catalog, &filter)
         .await

@@ -60,6 +60,7 @@ struct UnitsQuery {
     level: Option<String>,
     within: Option<String>,
     system: Option<String>,
+    crs: Option<String>,
 }
 
 async fn geojson_units(state: Data<AppState>, query: web::Query<UnitsQuery>) -> HttpResponse {
@@ -85,10 +86,18 @@ async fn stream_units(state: Arc<AppState>, query: UnitsQuery) -> Result<HttpRes
                 .map_err(|_| ApiError::invalid(format!("system: {s:?} is not an id")))
         })
         .transpose()?;
+    let crs = query
+        .crs
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| ApiError::invalid(format!("crs: {e}")))?
+        .unwrap_or_default();
     let filter = ExportFilter {
         level,
         within: query.within,
         system,
+        crs,
     };
     let export = Arc::new(prepare_export(&state.db, &catalog, &filter).await?);
     let chunks = (0..export.len()).step_by(FEATURES_PER_CHUNK);

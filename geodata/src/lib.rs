@@ -8,12 +8,13 @@
 //! - [`index`]: R-trees per level and [`index::Index::locate`], the chain of units at a point;
 //! - [`assign`]: households to their deepest unit, in parallel;
 //! - [`topology`]: children outside their parent, overlapping siblings, gaps;
-//! - [`codes`]: the unified hierarchical "ID card" codes;
+//! - [`codes`]: the unified hierarchical "ID card" codes; [`crs`]: GCJ-02 and BD-09;
 //! - [`export`]: RFC 7946 GeoJSON out; [`encoding`]: compact WKB for storage;
 //! - [`measure`]: areas in m²; [`demo`]: a deterministic demo city on real Chengdu data.
 
 pub mod assign;
 pub mod codes;
+pub mod crs;
 pub mod demo;
 pub mod encoding;
 pub mod export;

@@ -57,8 +57,9 @@ pub fn json_document(value: serde_json::Value, argument: &str) -> ApiResult<serd
     }
 }
 
-/// A `[minLon, minLat, maxLon, maxLat]` box.
-pub fn bbox(values: &[f64]) -> ApiResult<geo::Rect<f64>> {
+/// A `[minLon, minLat, maxLon, maxLat]` box in `crs`, as a WGS84 box (its corners
+/// converted; the offsets vary too slowly across a map view to bend its edges noticeably).
+pub fn bbox(values: &[f64], crs: geodata::crs::Crs) -> ApiResult<geo::Rect<f64>> {
     let [min_lon, min_lat, max_lon, max_lat] = values else {
         return Err(ApiError::invalid(format!(
             "bbox: expected [minLon, minLat, maxLon, maxLat], found {} numbers",
@@ -71,5 +72,6 @@ pub fn bbox(values: &[f64]) -> ApiResult<geo::Rect<f64>> {
             "bbox: the minimum corner must be south-west of the maximum corner",
         ));
     }
-    Ok(geo::Rect::new(min.0, max.0))
+    let to_wgs84 = |c| geodata::crs::to_wgs84(crs, c);
+    Ok(geo::Rect::new(to_wgs84(min.0), to_wgs84(max.0)))
 }

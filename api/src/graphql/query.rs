@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::args;
 use super::types::{
-    connection, load_units, state, unit_connection, GridSystemNode, HouseholdConnection,
+    connection, load_units, state, unit_connection, CrsValue, GridSystemNode, HouseholdConnection,
     HouseholdNode, LevelValue, UnitConnection, UnitNode,
 };
 use crate::error::ApiError;
@@ -43,7 +43,7 @@ impl QueryRoot {
     }
 
     /// Units by id, filtered by level, parent, grid system (default: the default system) and
-    /// a `[minLon, minLat, maxLon, maxLat]` box that their polygon intersects.
+    /// a `[minLon, minLat, maxLon, maxLat]` box (in `crs`) that their polygon intersects.
     #[allow(clippy::too_many_arguments)]
     async fn units(
         &self,
@@ -51,6 +51,7 @@ impl QueryRoot {
         level: Option<LevelValue>,
         parent_id: Option<ID>,
         bbox: Option<Vec<f64>>,
+        #[graphql(default)] crs: CrsValue,
         system: Option<ID>,
         first: Option<i32>,
         after: Option<String>,
@@ -63,24 +64,30 @@ impl QueryRoot {
             system: args::parse_optional_id(system.as_ref(), "system")
                 .extend()?
                 .unwrap_or(catalog.default_system),
-            bbox: bbox.as_deref().map(args::bbox).transpose().extend()?,
+            bbox: bbox
+                .as_deref()
+                .map(|b| args::bbox(b, crs.into()))
+                .transpose()
+                .extend()?,
         };
         unit_connection(state, &catalog, &filter, first, after).await
     }
 
-    /// The units holding a point, deepest first (micro-grid, grid, community, ..., city);
-    /// empty outside every unit. A point on a border shared by siblings belongs to the one
-    /// with the smallest code.
+    /// The units holding a point given in `crs`, deepest first (micro-grid, grid, community,
+    /// ..., city); empty outside every unit. A point on a border shared by siblings belongs to
+    /// the one with the smallest code.
     async fn locate(
         &self,
         ctx: &Context<'_>,
         lon: f64,
         lat: f64,
+        #[graphql(default)] crs: CrsValue,
         system: Option<ID>,
     ) -> async_graphql::Result<Vec<UnitNode>> {
         let state = state(ctx).extend()?;
         let catalog = state.catalog().extend()?;
         let point = args::position(lon, lat).extend()?;
+        let point = geo::Point(geodata::crs::to_wgs84(crs.into(), point.0));
         let system = args::parse_optional_id(system.as_ref(), "system")
             .extend()?
             .unwrap_or(catalog.default_system);

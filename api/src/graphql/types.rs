@@ -54,6 +54,31 @@ impl From<geodata::Level> for LevelValue {
     }
 }
 
+/// A coordinate system for positions in and out; storage is WGS84 (CGCS2000 counts as WGS84).
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+#[graphql(name = "Crs")]
+pub enum CrsValue {
+    #[default]
+    #[graphql(name = "WGS84")]
+    Wgs84,
+    /// AMap, Tencent.
+    #[graphql(name = "GCJ02")]
+    Gcj02,
+    /// Baidu.
+    #[graphql(name = "BD09")]
+    Bd09,
+}
+
+impl From<CrsValue> for geodata::crs::Crs {
+    fn from(crs: CrsValue) -> Self {
+        match crs {
+            CrsValue::Wgs84 => geodata::crs::Crs::Wgs84,
+            CrsValue::Gcj02 => geodata::crs::Crs::Gcj02,
+            CrsValue::Bd09 => geodata::crs::Crs::Bd09,
+        }
+    }
+}
+
 /// General grid (a worker's patch of homes) or dedicated grid (office tower, park, campus).
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "GridKind")]
@@ -240,11 +265,15 @@ impl UnitNode {
     }
 
     /// The outline as a GeoJSON MultiPolygon (RFC 7946: lon/lat, exterior rings
-    /// counter-clockwise).
-    async fn geometry(&self) -> async_graphql::Result<Json<Value>> {
+    /// counter-clockwise), in `crs`.
+    async fn geometry(
+        &self,
+        #[graphql(default)] crs: CrsValue,
+    ) -> async_graphql::Result<Json<Value>> {
         let geometry = geodata::encoding::from_wkb(&self.0.geometry)
             .map_err(ApiError::from)
             .extend()?;
+        let geometry = geodata::crs::geometry_from_wgs84(crs.into(), &geometry);
         Ok(Json(geodata::export::geometry_json(&geometry)))
     }
 

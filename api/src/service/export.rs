@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use entity::unit;
+use geodata::crs::Crs;
 use geodata::index::Slot;
 use geodata::{Index, Level};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -26,11 +27,14 @@ pub struct ExportFilter {
     pub within: Option<String>,
     /// The grid system (default: the default one).
     pub system: Option<i64>,
+    /// The coordinate system of the output.
+    pub crs: Crs,
 }
 
 /// A prepared export: which units, with their counts.
 #[derive(Debug)]
 pub struct Export {
+    crs: Crs,
     index: Arc<Index>,
     slots: Vec<Slot>,
     counts: HashMap<i64, (i64, i64)>,
@@ -77,6 +81,7 @@ pub async fn prepare_export(
     let rows: Vec<(i64, i64, i64)> = query.into_tuple().all(db).await?;
     let counts = rows.into_iter().map(|(id, h, p)| (id, (h, p))).collect();
     Ok(Export {
+        crs: filter.crs,
         index,
         slots,
         counts,
@@ -122,6 +127,7 @@ impl Export {
         if unit.level.is_grid() {
             properties.insert("kind".into(), json!(unit.kind.as_str()));
         }
-        geodata::export::feature_json(Some(json!(unit.id.to_string())), properties, &unit.geometry)
+        let geometry = geodata::crs::geometry_from_wgs84(self.crs, &unit.geometry);
+        geodata::export::feature_json(Some(json!(unit.id.to_string())), properties, &geometry)
     }
 }

@@ -6,6 +6,7 @@ mod fixtures;
 mod server;
 
 mod cli;
+mod crs;
 mod demo;
 mod households;
 mod import_errors;
