@@ -117,6 +117,11 @@ impl Catalog {
             .ok_or_else(|| ApiError::NotFound(format!("grid system {system} does not exist")))
     }
 
+    /// The id of the deepest unit of `system` holding a WGS84 point.
+    pub fn deepest_unit(&self, system: i64, point: geo::Point<f64>) -> ApiResult<Option<UnitId>> {
+        Ok(self.index(system)?.deepest(point).map(|u| u.id))
+    }
+
     /// A unit's ancestors, nearest first, as far as the system's index knows them.
     pub fn ancestors(&self, system: i64, id: UnitId) -> Vec<UnitId> {
         let Ok(index) = self.index(system) else {

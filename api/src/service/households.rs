@@ -47,10 +47,7 @@ pub async fn add_household(state: &AppState, new: NewHousehold) -> ApiResult<hou
             feature: None,
         });
     }
-    let unit = catalog
-        .index(catalog.default_system)?
-        .deepest(point)
-        .map(|u| u.id);
+    let unit = catalog.deepest_unit(catalog.default_system, point)?;
     let mut deltas = CountDeltas::new();
     count_household(
         &mut deltas,
@@ -91,10 +88,7 @@ pub async fn move_household(
     let catalog = state.catalog()?;
     let row = find(state, id).await?;
     let persons = i64::from(row.persons);
-    let unit = catalog
-        .index(catalog.default_system)?
-        .deepest(point)
-        .map(|u| u.id);
+    let unit = catalog.deepest_unit(catalog.default_system, point)?;
     let mut deltas = CountDeltas::new();
     count_household(
         &mut deltas,
@@ -182,15 +176,9 @@ pub async fn page_households(
             (first as i64 + 1).into(),
         ],
     );
-    let mut items = household::Entity::find()
+    let items = household::Entity::find()
         .from_raw_sql(statement)
         .all(db)
         .await?;
-    let has_next = items.len() > first;
-    items.truncate(first);
-    Ok(Page {
-        items,
-        has_next,
-        total,
-    })
+    Ok(Page::from_one_more(items, first, total))
 }

@@ -31,6 +31,20 @@ pub struct Page<T> {
     pub total: u64,
 }
 
+impl<T> Page<T> {
+    /// A page from a query that asked for one item more than `first`, to learn whether
+    /// another page follows.
+    pub fn from_one_more(mut items: Vec<T>, first: usize, total: u64) -> Page<T> {
+        let has_next = items.len() > first;
+        items.truncate(first);
+        Page {
+            items,
+            has_next,
+            total,
+        }
+    }
+}
+
 /// A page of units after the unit `after` (ids ascending).
 pub async fn page_units(
     db: &impl ConnectionTrait,
@@ -61,18 +75,12 @@ pub async fn page_units(
     if let Some(after) = after {
         query = query.filter(unit::Column::Id.gt(after));
     }
-    let mut items = query
+    let items = query
         .order_by_asc(unit::Column::Id)
         .limit(first as u64 + 1)
         .all(db)
         .await?;
-    let has_next = items.len() > first;
-    items.truncate(first);
-    Ok(Page {
-        items,
-        has_next,
-        total,
-    })
+    Ok(Page::from_one_more(items, first, total))
 }
 
 /// Units by id, in the order of `ids` (missing ones skipped).
