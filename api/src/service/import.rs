@@ -105,8 +105,7 @@ pub async fn import_units(
         Some(area) => reassign(&txn, &catalog, &next, counted_system, area).await?,
         None => 0,
     };
-    systems::bump_version(&txn, counted_system).await?;
-    let system = systems::resolve_system(&txn, Some(counted_system)).await?;
+    let system = systems::bump_version(&txn, counted_system).await?;
     txn.commit().await?;
     state.set_catalog(next);
     Ok(ImportOutcome {

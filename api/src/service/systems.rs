@@ -55,8 +55,11 @@ pub async fn resolve_system(
     })
 }
 
-/// Adds one to a system's version, returning the new version.
-pub async fn bump_version(db: &impl ConnectionTrait, system_id: i64) -> ApiResult<i32> {
+/// Adds one to a system's version, returning the system as it is then.
+pub async fn bump_version(
+    db: &impl ConnectionTrait,
+    system_id: i64,
+) -> ApiResult<grid_system::Model> {
     grid_system::Entity::update_many()
         .col_expr(
             grid_system::Column::Version,
@@ -65,5 +68,5 @@ pub async fn bump_version(db: &impl ConnectionTrait, system_id: i64) -> ApiResul
         .filter(grid_system::Column::Id.eq(system_id))
         .exec(db)
         .await?;
-    Ok(resolve_system(db, Some(system_id)).await?.version)
+    resolve_system(db, Some(system_id)).await
 }

@@ -4,6 +4,8 @@
 
 use serde_json::{json, Value};
 
+use crate::server::Server;
+
 /// A rectangle as a GeoJSON Polygon, counter-clockwise.
 pub fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {
     json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
@@ -111,3 +113,15 @@ pub const IMPORT_HOUSEHOLDS: &str = r#"
 mutation($fc: JSON!) {
   importHouseholds(featureCollection: $fc) { imported householdsOutsideGrids }
 }"#;
+
+/// A unit's stored (households, persons), by code.
+pub fn unit_counts(server: &Server, code: &str) -> (i64, i64) {
+    let data = server.query(
+        "query($code: String!) { unit(code: $code) { householdCount personCount } }",
+        json!({"code": code}),
+    );
+    (
+        data["unit"]["householdCount"].as_i64().expect("count"),
+        data["unit"]["personCount"].as_i64().expect("count"),
+    )
+}

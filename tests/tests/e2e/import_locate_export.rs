@@ -29,17 +29,6 @@ fn locate_codes(server: &Server, lon: f64, lat: f64) -> Vec<String> {
         .collect()
 }
 
-fn unit_counts(server: &Server, code: &str) -> (i64, i64) {
-    let data = server.query(
-        "query($code: String!) { unit(code: $code) { householdCount personCount } }",
-        json!({"code": code}),
-    );
-    (
-        data["unit"]["householdCount"].as_i64().expect("count"),
-        data["unit"]["personCount"].as_i64().expect("count"),
-    )
-}
-
 fn an_imported_hierarchy_answers_locate_pages_and_geojson(server: &Server) {
     import(server, "CITY", city());
     let districts = import(server, "DISTRICT", districts());
