@@ -21,8 +21,8 @@ pub struct Figures {
     pub locate_each: Duration,
     /// The same through the R-trees alone (no cell map).
     pub locate_by_tree_each: Duration,
-    /// Per level, the share of cell-map cells that need an exact test.
-    pub border_cells: Vec<(Level, f64)>,
+    /// The share of the lookups the deepest level's cell map answered with one read.
+    pub one_read_share: f64,
     /// Median over runs of assigning every household, on all cores.
     pub assign_all: Duration,
 }
@@ -71,7 +71,7 @@ pub fn run(
         build_index,
         locate_each,
         locate_by_tree_each,
-        border_cells: index.border_cell_shares(),
+        one_read_share: index.one_read_share(&points),
         assign_all,
     })
 }

@@ -135,12 +135,17 @@ impl Index {
         }
     }
 
-    /// Per level, deepest first, the share of its cell map's cells that need an exact test.
-    pub fn border_cell_shares(&self) -> Vec<(Level, f64)> {
-        self.levels
+    /// The share of `points` that the deepest level's cell map answers with one read (the
+    /// rest land in border cells and are tested exactly): a measure for benchmarks.
+    pub fn one_read_share(&self, points: &[Point<f64>]) -> f64 {
+        let Some(cells) = self.levels.first().and_then(|l| l.cells.as_ref()) else {
+            return 0.0;
+        };
+        let one_read = points
             .iter()
-            .filter_map(|l| l.cells.as_ref().map(|c| (l.level, c.border_share())))
-            .collect()
+            .filter(|p| !matches!(cells.cell_at(p.0), cells::Cell::Border(_)))
+            .count();
+        one_read as f64 / points.len().max(1) as f64
     }
 
     /// The chain of units holding `point`, deepest first, up to the top of the hierarchy;

@@ -215,14 +215,4 @@ impl CellMap {
             }
         }
     }
-
-    /// The share of cells that need an exact test, for reports.
-    pub(super) fn border_share(&self) -> f64 {
-        let border = self
-            .cells
-            .iter()
-            .filter(|c| **c & BORDER_FLAG != 0 && **c != EMPTY && **c != UNRESOLVED)
-            .count();
-        border as f64 / self.cells.len() as f64
-    }
 }
