@@ -26,7 +26,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/graphql", web::get().to(graphiql))
         .route("/graphql/schema.graphql", web::get().to(sdl))
         .route("/healthz", web::get().to(healthz))
-        .route("/geojson/units", web::get().to(geojson_units));
+        .route("/geojson/units", web::get().to(geojson_units))
+        .configure(crate::ogc::configure);
 }
 
 async fn graphql(schema: Data<GridMapSchema>, request: GraphQLRequest) -> GraphQLResponse {
@@ -117,16 +118,21 @@ async fn stream_units(state: Arc<AppState>, query: UnitsQuery) -> Result<HttpRes
         .streaming(body))
 }
 
-/// A JSON error body with the same codes as GraphQL's `extensions.code`.
-fn error_response(error: &ApiError) -> HttpResponse {
-    let status = match error.code() {
+/// The HTTP status of an error.
+pub fn status_of(error: &ApiError) -> StatusCode {
+    match error.code() {
         "INVALID_INPUT" | "INVALID_GEOMETRY" => StatusCode::BAD_REQUEST,
         "NOT_FOUND" => StatusCode::NOT_FOUND,
         "CONFLICT" => StatusCode::CONFLICT,
         "LIMIT_EXCEEDED" => StatusCode::PAYLOAD_TOO_LARGE,
         "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    }
+}
+
+/// A JSON error body with the same codes as GraphQL's `extensions.code`.
+fn error_response(error: &ApiError) -> HttpResponse {
+    let status = status_of(error);
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = ?error, "internal error");
     }

@@ -110,24 +110,35 @@ impl Export {
     }
 
     fn feature(&self, slot: Slot) -> Value {
-        let unit = self.index.unit(slot);
-        let parent_code = self
-            .index
-            .parent_of_slot(slot)
-            .map(|p| self.index.unit(p).code.clone());
-        let (households, persons) = self.counts.get(&unit.id).copied().unwrap_or_default();
-        let mut properties = Map::new();
-        properties.insert("id".into(), json!(unit.id.to_string()));
-        properties.insert("code".into(), json!(unit.code));
-        properties.insert("name".into(), json!(unit.name));
-        properties.insert("level".into(), json!(unit.level.as_str()));
-        properties.insert("parentCode".into(), json!(parent_code));
-        properties.insert("households".into(), json!(households));
-        properties.insert("persons".into(), json!(persons));
-        if unit.level.is_grid() {
-            properties.insert("kind".into(), json!(unit.kind.as_str()));
-        }
-        let geometry = geodata::crs::geometry_from_wgs84(self.crs, &unit.geometry);
-        geodata::export::feature_json(Some(json!(unit.id.to_string())), properties, &geometry)
+        let id = self.index.unit(slot).id;
+        let counts = self.counts.get(&id).copied().unwrap_or_default();
+        unit_feature(&self.index, slot, counts, self.crs)
     }
+}
+
+/// A unit as a GeoJSON Feature: id, properties `id code name level parentCode households
+/// persons` (and `kind` for grids), geometry in `crs`.
+pub fn unit_feature(
+    index: &Index,
+    slot: Slot,
+    (households, persons): (i64, i64),
+    crs: Crs,
+) -> Value {
+    let unit = index.unit(slot);
+    let parent_code = index
+        .parent_of_slot(slot)
+        .map(|p| index.unit(p).code.clone());
+    let mut properties = Map::new();
+    properties.insert("id".into(), json!(unit.id.to_string()));
+    properties.insert("code".into(), json!(unit.code));
+    properties.insert("name".into(), json!(unit.name));
+    properties.insert("level".into(), json!(unit.level.as_str()));
+    properties.insert("parentCode".into(), json!(parent_code));
+    properties.insert("households".into(), json!(households));
+    properties.insert("persons".into(), json!(persons));
+    if unit.level.is_grid() {
+        properties.insert("kind".into(), json!(unit.kind.as_str()));
+    }
+    let geometry = geodata::crs::geometry_from_wgs84(crs, &unit.geometry);
+    geodata::export::feature_json(Some(json!(unit.id.to_string())), properties, &geometry)
 }

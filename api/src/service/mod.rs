@@ -21,3 +21,25 @@ pub fn checked_point(lon: f64, lat: f64) -> ApiResult<geo::Point<f64>> {
         ))
     })
 }
+
+/// A `[minLon, minLat, maxLon, maxLat]` box in `crs`, as a WGS84 box (its corners
+/// converted; the offsets vary too slowly across a map view to bend its edges noticeably).
+pub fn checked_bbox(values: &[f64], crs: geodata::crs::Crs) -> ApiResult<geo::Rect<f64>> {
+    let [min_lon, min_lat, max_lon, max_lat] = values else {
+        return Err(ApiError::invalid(format!(
+            "bbox: expected [minLon, minLat, maxLon, maxLat], found {} numbers",
+            values.len()
+        )));
+    };
+    let (min, max) = (
+        checked_point(*min_lon, *min_lat)?,
+        checked_point(*max_lon, *max_lat)?,
+    );
+    if min.x() > max.x() || min.y() > max.y() {
+        return Err(ApiError::invalid(
+            "bbox: the minimum corner must be south-west of the maximum corner",
+        ));
+    }
+    let to_wgs84 = |c| geodata::crs::to_wgs84(crs, c);
+    Ok(geo::Rect::new(to_wgs84(min.0), to_wgs84(max.0)))
+}

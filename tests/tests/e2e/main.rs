@@ -11,6 +11,7 @@ mod demo;
 mod households;
 mod import_errors;
 mod import_locate_export;
+mod ogc;
 mod tidy;
 
 /// Declares one test per backend for a scenario `fn(&Server)`.
