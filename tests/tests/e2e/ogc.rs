@@ -111,3 +111,56 @@ fn a_gis_client_can_walk_every_grid_through_ogc_api_features(server: &Server) {
     assert_eq!(status, 400);
     assert_eq!(error["code"], "INVALID_INPUT");
 }
+
+/// GDAL's OAPIF driver, a real client, lists the collections and reads every grid. Runs when
+/// `ogrinfo` is installed (`.ci/run` installs Debian's gdal-bin); says it skipped otherwise.
+#[test]
+fn gdal_reads_every_grid_through_ogc_api_features() {
+    let Ok(version) = std::process::Command::new("ogrinfo")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("skipped: ogrinfo is not installed (apt-get install gdal-bin)");
+        return;
+    };
+    assert!(version.status.success());
+    let server = Server::start(crate::server::Backend::Sqlite, false);
+    for (level, fc) in [
+        ("CITY", city()),
+        ("DISTRICT", districts()),
+        ("STREET", streets()),
+        ("COMMUNITY", communities()),
+        ("GRID", grids()),
+    ] {
+        server.query(IMPORT_UNITS, json!({"level": level, "fc": fc}));
+    }
+    let source = format!("OAPIF:{}/ogc", server.base);
+    let ogrinfo = |args: &[&str]| -> String {
+        let output = std::process::Command::new("ogrinfo")
+            .args(["-ro", "-q"])
+            .args(args)
+            .output()
+            .expect("ogrinfo runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let layers = ogrinfo(&[&source]);
+    for level in [
+        "city",
+        "district",
+        "street",
+        "community",
+        "grid",
+        "micro_grid",
+    ] {
+        assert!(layers.contains(&format!("{level}-1")), "{layers}");
+    }
+    let grids = ogrinfo(&["-al", &source, "grid-1"]);
+    assert_eq!(grids.matches("OGRFeature(grid-1)").count(), 8, "{grids}");
+    assert!(grids.contains("code (String) = 990102001002002"), "{grids}");
+    assert!(grids.contains("MULTIPOLYGON"), "{grids}");
+}
