@@ -1,12 +1,14 @@
-//! HTTP routes: GraphQL (POST), GraphiQL (GET), the schema as SDL, health, GeoJSON downloads.
+//! HTTP routes: GraphQL (POST; subscriptions over WebSocket on GET), GraphiQL (GET), the schema
+//! as SDL, health, GeoJSON downloads, and OGC API - Features (see `ogc`).
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Data};
-use actix_web::HttpResponse;
+use actix_web::{guard, HttpRequest, HttpResponse};
 use async_graphql::http::GraphiQLSource;
-use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
+use async_graphql::Schema;
+use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
 use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -22,6 +24,12 @@ const FEATURES_PER_CHUNK: usize = 256;
 /// Registers every route; used by the server and by in-process tests alike.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
+        .service(
+            web::resource("/graphql")
+                .guard(guard::Get())
+                .guard(guard::Header("upgrade", "websocket"))
+                .to(graphql_subscription),
+        )
         .route("/graphql", web::post().to(graphql))
         .route("/graphql", web::get().to(graphiql))
         .route("/graphql/schema.graphql", web::get().to(sdl))
@@ -34,10 +42,23 @@ async fn graphql(schema: Data<GridMapSchema>, request: GraphQLRequest) -> GraphQ
     schema.execute(request.into_inner()).await.into()
 }
 
+async fn graphql_subscription(
+    schema: Data<GridMapSchema>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    GraphQLSubscription::new(Schema::clone(&schema)).start(&request, payload)
+}
+
 async fn graphiql() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(GraphiQLSource::build().endpoint("/graphql").finish())
+        .body(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql")
+                .finish(),
+        )
 }
 
 async fn sdl(schema: Data<GridMapSchema>) -> HttpResponse {

@@ -1,12 +1,17 @@
-//! What every request shares: the database, the current catalog of indexes, and the lock
-//! that serialises writers (one import or mutation at a time keeps counts and codes exact).
+//! What every request shares: the database, the current catalog of indexes, the lock that
+//! serialises writers (one import or mutation at a time keeps counts and codes exact), and the
+//! channel that tells live maps about changes.
 
 use std::sync::{Arc, RwLock};
 
+use entity::grid_system;
 use sea_orm::DatabaseConnection;
 
 use crate::catalog::Catalog;
 use crate::error::{ApiError, ApiResult};
+
+/// Changes a slow subscriber may fall behind by before it skips to the newest.
+const CHANGES_BUFFER: usize = 64;
 
 /// The server's shared state.
 #[derive(Debug)]
@@ -15,6 +20,8 @@ pub struct AppState {
     catalog: RwLock<Option<Arc<Catalog>>>,
     /// Held for the whole of a write, from reading the catalog to swapping in the new one.
     pub writer: tokio::sync::Mutex<()>,
+    /// Grid systems as they are after each committed change, for live map subscriptions.
+    changes: tokio::sync::broadcast::Sender<grid_system::Model>,
 }
 
 impl AppState {
@@ -25,7 +32,19 @@ impl AppState {
             db,
             catalog: RwLock::new(None),
             writer: tokio::sync::Mutex::new(()),
+            changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
         }
+    }
+
+    /// Tells subscribers that a grid system changed (it carries its new version).
+    pub fn announce(&self, system: grid_system::Model) {
+        // No subscriber is not an error.
+        let _ = self.changes.send(system);
+    }
+
+    /// Changes announced from now on.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<grid_system::Model> {
+        self.changes.subscribe()
     }
 
     /// The current catalog.

@@ -108,6 +108,7 @@ pub async fn import_units(
     let system = systems::bump_version(&txn, counted_system).await?;
     txn.commit().await?;
     state.set_catalog(next);
+    state.announce(system.clone());
     Ok(ImportOutcome {
         unit_ids,
         households: 0,

@@ -12,6 +12,7 @@ mod households;
 mod import_errors;
 mod import_locate_export;
 mod ogc;
+mod subscription;
 mod tidy;
 
 /// Declares one test per backend for a scenario `fn(&Server)`.
