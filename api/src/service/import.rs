@@ -53,15 +53,11 @@ pub async fn import_units(
     let _writer = state.writer.lock().await;
     let catalog = state.catalog()?;
     let system = systems::resolve_system(&state.db, system).await?;
-    let scope = if level.is_grid() {
-        system.id
+    // Grids belong to their system and count there; the shared levels count in the default.
+    let (scope, counted_system) = if level.is_grid() {
+        (system.id, system.id)
     } else {
-        SHARED_LEVELS
-    };
-    let counted_system = if level.is_grid() {
-        system.id
-    } else {
-        catalog.default_system
+        (SHARED_LEVELS, catalog.default_system)
     };
     let index = catalog.index(system.id)?;
     let parents = resolve_parents(index, level, &features)?;
