@@ -44,15 +44,15 @@ impl Catalog {
             .order_by_asc(unit::Column::Id)
             .all(db)
             .await?;
-        let units = rows
-            .into_iter()
-            .map(stored_unit)
-            .collect::<ApiResult<Vec<_>>>()?;
-        Ok(Catalog::build(
-            default_system,
-            systems.iter().map(|s| s.id),
-            units,
-        ))
+        let systems: Vec<i64> = systems.iter().map(|s| s.id).collect();
+        crate::service::off_the_runtime(move || {
+            let units = rows
+                .into_iter()
+                .map(stored_unit)
+                .collect::<ApiResult<Vec<_>>>()?;
+            Ok(Catalog::build(default_system, systems, units))
+        })
+        .await?
     }
 
     /// Builds the indexes of `systems` from all stored units.

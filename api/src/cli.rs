@@ -201,7 +201,7 @@ async fn import(
     let collection: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
     let state = state(&database).await?;
-    let outcome = crate::service::import::import_units(&state, level, &collection, system)
+    let outcome = crate::service::import::import_units(&state, level, collection, system)
         .await
         .map_err(describe)?;
     println!(

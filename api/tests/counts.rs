@@ -41,7 +41,7 @@ async fn hierarchy() -> (AppState, std::path::PathBuf) {
         (json!({"name": "W", "code": "C1"}), rect(0.0, 0.0, 1.0, 1.0)),
         (json!({"name": "E", "code": "C2"}), rect(1.0, 0.0, 2.0, 1.0)),
     ]);
-    import_units(&state, Level::Community, &communities, None)
+    import_units(&state, Level::Community, communities, None)
         .await
         .expect("communities");
     let grids = collection(
@@ -50,7 +50,7 @@ async fn hierarchy() -> (AppState, std::path::PathBuf) {
             .map(|x| (json!({"name": "g"}), rect(*x, 0.0, x + 0.5, 1.0)))
             .collect(),
     );
-    import_units(&state, Level::Grid, &grids, None)
+    import_units(&state, Level::Grid, grids, None)
         .await
         .expect("grids");
     (state, dir)

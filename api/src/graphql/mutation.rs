@@ -29,7 +29,7 @@ impl MutationRoot {
         let state = state(ctx).extend()?;
         let system = args::parse_optional_id(system.as_ref(), "system").extend()?;
         let collection = args::json_document(feature_collection.0, "featureCollection").extend()?;
-        let outcome = import_units(state, level.into(), &collection, system)
+        let outcome = import_units(state, level.into(), collection, system)
             .await
             .extend()?;
         Ok(result(outcome))

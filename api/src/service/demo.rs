@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, 
 
 use crate::catalog::SHARED_LEVELS;
 use crate::error::{ApiError, ApiResult};
+use crate::service::off_the_runtime;
 use crate::service::systems::ensure_default_system;
 use crate::service::writes::{self, CounterKey};
 
@@ -84,14 +85,13 @@ pub async fn load_demo(db: &DatabaseConnection, size: DemoSize) -> ApiResult<Dem
             feature: None,
         });
     }
-    let (city, index, assignment) = tokio::task::spawn_blocking(move || {
+    let (city, index, assignment) = off_the_runtime(move || {
         let city = demo_city(size, DEFAULT_SEED);
         let index = Index::new(city.units.clone());
         let assignment = assign_households(&index, &city.households);
         (city, index, assignment)
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("demo generation failed: {e}")))?;
+    .await?;
 
     let txn = db.begin().await?;
     let system = ensure_default_system(&txn).await?;

@@ -18,8 +18,8 @@ use serde_json::Value;
 use crate::catalog::{Catalog, StoredUnit, SHARED_LEVELS};
 use crate::error::{ApiError, ApiResult};
 use crate::service::counts::add_along_chain;
-use crate::service::systems;
 use crate::service::writes::{self, CountDeltas, CounterKey};
+use crate::service::{off_the_runtime, systems};
 use crate::state::AppState;
 
 /// What an import did.
@@ -46,10 +46,10 @@ pub struct ImportOutcome {
 pub async fn import_units(
     state: &AppState,
     level: Level,
-    collection: &Value,
+    collection: Value,
     system: Option<i64>,
 ) -> ApiResult<ImportOutcome> {
-    let features = geodata::parse_units(collection)?;
+    let features = off_the_runtime(move || geodata::parse_units(&collection)).await??;
     let _writer = state.writer.lock().await;
     let catalog = state.catalog()?;
     let system = systems::resolve_system(&state.db, system).await?;
@@ -96,7 +96,11 @@ pub async fn import_units(
         system_id: scope,
         unit,
     }));
-    let next = Catalog::build(catalog.default_system, catalog.systems(), stored);
+    let (default_system, systems) = (
+        catalog.default_system,
+        catalog.systems().collect::<Vec<_>>(),
+    );
+    let next = off_the_runtime(move || Catalog::build(default_system, systems, stored)).await?;
     let reassigned = match changed_area {
         Some(area) => reassign(&txn, &catalog, &next, counted_system, area).await?,
         None => 0,

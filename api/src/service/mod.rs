@@ -43,3 +43,13 @@ pub fn checked_bbox(values: &[f64], crs: geodata::crs::Crs) -> ApiResult<geo::Re
     let to_wgs84 = |c| geodata::crs::to_wgs84(crs, c);
     Ok(geo::Rect::new(to_wgs84(min.0), to_wgs84(max.0)))
 }
+
+/// Runs CPU-heavy work (validating a large document, rebuilding indexes) on a blocking thread,
+/// so that the server's few async workers keep answering other requests meanwhile.
+pub async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(format!("background work failed: {e}")))
+}
