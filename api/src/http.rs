@@ -39,7 +39,25 @@ pub fn configure(config: &mut web::ServiceConfig) {
 }
 
 async fn graphql(schema: Data<GridMapSchema>, request: GraphQLRequest) -> GraphQLResponse {
-    schema.execute(request.into_inner()).await.into()
+    let mut response = schema.execute(request.into_inner()).await;
+    for error in &mut response.errors {
+        coded(error);
+    }
+    response.into()
+}
+
+/// Gives errors raised by async-graphql itself (syntax, unknown fields, bad variables, the
+/// depth and complexity limits) the `extensions.code` that GridMap's own errors carry.
+fn coded(error: &mut async_graphql::ServerError) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        let code = if error.message.contains("too complex") || error.message.contains("too deep") {
+            "LIMIT_EXCEEDED"
+        } else {
+            "INVALID_INPUT"
+        };
+        extensions.set("code", code);
+    }
 }
 
 async fn graphql_subscription(

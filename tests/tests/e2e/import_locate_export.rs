@@ -236,6 +236,18 @@ fn the_schema_is_served_as_sdl_and_graphiql(server: &Server) {
     assert!(content_type.starts_with("text/html"));
     let systems = server.query("{ gridSystems { id name version isDefault } }", json!({}));
     assert_eq!(systems["gridSystems"][0]["isDefault"], true);
+
+    // Errors raised by the GraphQL layer itself carry codes too.
+    let code =
+        |query: &str| server.graphql(query, json!({}))["errors"][0]["extensions"]["code"].clone();
+    assert_eq!(code("{ nothingHere }"), "INVALID_INPUT");
+    assert_eq!(code("{ units("), "INVALID_INPUT");
+    let deep = format!(
+        "{{ locate(lon: 104.05, lat: 30.75) {{ {} code {} }} }}",
+        "parent { ".repeat(14),
+        "}".repeat(14)
+    );
+    assert_eq!(code(&deep), "LIMIT_EXCEEDED");
 }
 
 fn a_hierarchy_may_start_below_the_city(server: &Server) {
