@@ -21,6 +21,8 @@ pub struct Figures {
     pub locate_each: Duration,
     /// The same through the R-trees alone (no cell map).
     pub locate_by_tree_each: Duration,
+    /// Only the deepest unit, without the walk up the chain and the answer's allocation.
+    pub deepest_each: Duration,
     /// The share of the lookups the deepest level's cell map answered with one read.
     pub one_read_share: f64,
     /// Median over runs of assigning every household, on all cores.
@@ -55,6 +57,15 @@ pub fn run(
         std::hint::black_box(found);
         started.elapsed() / lookups as u32
     });
+    let deepest_each = median(runs, || {
+        let started = Instant::now();
+        let found = points
+            .iter()
+            .filter(|p| index.deepest(**p).is_some())
+            .count();
+        std::hint::black_box(found);
+        started.elapsed() / lookups as u32
+    });
     let assign_all = median(runs, || {
         let started = Instant::now();
         std::hint::black_box(assign_households(&index, &city.households).counts.len());
@@ -71,6 +82,7 @@ pub fn run(
         build_index,
         locate_each,
         locate_by_tree_each,
+        deepest_each,
         one_read_share: index.one_read_share(&points),
         assign_all,
     })

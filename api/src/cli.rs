@@ -324,6 +324,10 @@ fn bench(
         f.locate_by_tree_each.as_nanos()
     );
     println!(
+        "  the deepest unit only {:>6.0} ns each",
+        f.deepest_each.as_nanos()
+    );
+    println!(
         "  answered by one cell-map read: {:.1}% (the rest test polygons exactly)",
         f.one_read_share * 100.0
     );

@@ -66,8 +66,11 @@ pub struct Index {
     units: Vec<Unit>,
     slot_of: HashMap<UnitId, Slot>,
     parent_slot: Vec<Option<Slot>>,
-    /// Each slot's id, apart from the units so that walking a chain reads few cache lines.
-    ids: Vec<UnitId>,
+    /// Every slot's chain of ids (itself, then its ancestors), end to end, so that an answer
+    /// is one contiguous read rather than a walk up the parent links.
+    chains: Vec<UnitId>,
+    /// Where each slot's chain starts in `chains`; one more entry closes the last.
+    chain_starts: Vec<u32>,
     /// The units' rings end to end, for exact tests in border cells.
     rings: rings::FlatRings,
     /// Deepest level first.
@@ -89,7 +92,7 @@ impl Index {
             .enumerate()
             .map(|(slot, unit)| (unit.id, slot as Slot))
             .collect();
-        let parent_slot = units
+        let parent_slot: Vec<Option<Slot>> = units
             .iter()
             .map(|unit| unit.parent.and_then(|p| slot_of.get(&p).copied()))
             .collect();
@@ -125,8 +128,19 @@ impl Index {
                 }
             })
             .collect();
+        // A chain has at most one unit per level; the bound also keeps a malformed cycle of
+        // parent links from looping.
+        let mut chains = Vec::new();
+        let mut chain_starts = Vec::with_capacity(units.len() + 1);
+        for slot in 0..units.len() as Slot {
+            chain_starts.push(chains.len() as u32);
+            let walk = std::iter::successors(Some(slot), |s| parent_slot[*s as usize]);
+            chains.extend(walk.take(Level::ALL.len()).map(|s| units[s as usize].id));
+        }
+        chain_starts.push(chains.len() as u32);
         Index {
-            ids: units.iter().map(|u| u.id).collect(),
+            chains,
+            chain_starts,
             rings: rings::FlatRings::new(&units),
             units,
             slot_of,
@@ -152,12 +166,17 @@ impl Index {
     /// empty when no unit holds it. See the module doc for points on shared borders.
     pub fn locate(&self, point: Point<f64>) -> Vec<UnitId> {
         self.deepest_slot(point.0)
-            .map(|slot| {
-                self.chain_of_slot(slot)
-                    .map(|s| self.ids[s as usize])
-                    .collect()
-            })
+            .map(|slot| self.chain_ids(slot).to_vec())
             .unwrap_or_default()
+    }
+
+    /// A slot's id and its ancestors' ids, nearest first.
+    pub fn chain_ids(&self, slot: Slot) -> &[UnitId] {
+        let (start, end) = (
+            self.chain_starts[slot as usize] as usize,
+            self.chain_starts[slot as usize + 1] as usize,
+        );
+        &self.chains[start..end]
     }
 
     /// The deepest unit holding `point`, if any.
@@ -207,15 +226,16 @@ impl Index {
             .find_map(|level| self.slot_by_tree(level, point.0))
             .map(|slot| {
                 self.chain_of_slot(slot)
-                    .map(|s| self.ids[s as usize])
+                    .map(|s| self.units[s as usize].id)
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    /// A slot and its ancestors within the index, nearest first.
+    /// A slot and its ancestors within the index, nearest first (at most one per level).
     pub fn chain_of_slot(&self, slot: Slot) -> impl Iterator<Item = Slot> + '_ {
         std::iter::successors(Some(slot), move |s| self.parent_slot[*s as usize])
+            .take(Level::ALL.len())
     }
 
     /// The parent's slot, if the parent is in the index.
