@@ -17,13 +17,7 @@ fn first_vertex(geometry: &Value) -> (f64, f64) {
 }
 
 fn gcj02_positions_locate_like_their_wgs84_originals(server: &Server) {
-    for (level, fc) in [
-        ("CITY", city()),
-        ("DISTRICT", districts()),
-        ("STREET", streets()),
-    ] {
-        server.query(IMPORT_UNITS, json!({"level": level, "fc": fc}));
-    }
+    import_hierarchy(server, "STREET");
     let outlines = server.query(
         r#"{ unit(code: "990101") { wgs: geometry gcj: geometry(crs: GCJ02) bd: geometry(crs: BD09) } }"#,
         json!({}),

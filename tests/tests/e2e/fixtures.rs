@@ -125,3 +125,21 @@ pub fn unit_counts(server: &Server, code: &str) -> (i64, i64) {
         data["unit"]["personCount"].as_i64().expect("count"),
     )
 }
+
+/// Imports the fixture hierarchy from the city down to `deepest` (a `Level` name) through
+/// GraphQL.
+pub fn import_hierarchy(server: &Server, deepest: &str) {
+    let levels = [
+        ("CITY", city()),
+        ("DISTRICT", districts()),
+        ("STREET", streets()),
+        ("COMMUNITY", communities()),
+        ("GRID", grids()),
+    ];
+    for (level, fc) in levels {
+        server.query(IMPORT_UNITS, json!({"level": level, "fc": fc}));
+        if level == deepest {
+            return;
+        }
+    }
+}

@@ -15,15 +15,7 @@ fn error_code(body: &Value) -> &str {
 }
 
 fn a_household_added_moved_and_removed_moves_the_counts(server: &Server) {
-    for (level, fc) in [
-        ("CITY", city()),
-        ("DISTRICT", districts()),
-        ("STREET", streets()),
-        ("COMMUNITY", communities()),
-        ("GRID", grids()),
-    ] {
-        server.query(IMPORT_UNITS, json!({"level": level, "fc": fc}));
-    }
+    import_hierarchy(server, "GRID");
     let added = server.query(
         r#"mutation { addHousehold(id: "x1", lon: 104.05, lat: 30.75, persons: 4, building: "B9") { id unit { code } } }"#,
         json!({}),

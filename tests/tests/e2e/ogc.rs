@@ -23,15 +23,7 @@ fn link<'a>(document: &'a Value, rel: &str) -> Option<&'a str> {
 }
 
 fn a_gis_client_can_walk_every_grid_through_ogc_api_features(server: &Server) {
-    for (level, fc) in [
-        ("CITY", city()),
-        ("DISTRICT", districts()),
-        ("STREET", streets()),
-        ("COMMUNITY", communities()),
-        ("GRID", grids()),
-    ] {
-        server.query(IMPORT_UNITS, json!({"level": level, "fc": fc}));
-    }
+    import_hierarchy(server, "GRID");
     let system = server.query("{ gridSystems { id } }", json!({}))["gridSystems"][0]["id"]
         .as_str()
         .expect("system id")
@@ -125,15 +117,7 @@ fn gdal_reads_every_grid_through_ogc_api_features() {
     };
     assert!(version.status.success());
     let server = Server::start(crate::server::Backend::Sqlite, false);
-    for (level, fc) in [
-        ("CITY", city()),
-        ("DISTRICT", districts()),
-        ("STREET", streets()),
-        ("COMMUNITY", communities()),
-        ("GRID", grids()),
-    ] {
-        server.query(IMPORT_UNITS, json!({"level": level, "fc": fc}));
-    }
+    import_hierarchy(&server, "GRID");
     let source = format!("OAPIF:{}/ogc", server.base);
     let ogrinfo = |args: &[&str]| -> String {
         let output = std::process::Command::new("ogrinfo")
