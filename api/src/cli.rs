@@ -13,6 +13,7 @@ use geodata::Level;
 use crate::config::{Config, DEFAULT_ADDR, DEFAULT_DATABASE_URL};
 use crate::error::ApiError;
 use crate::service::export::{prepare_export, ExportFilter, FOOTER, HEADER};
+use crate::service::rebalance::{self, RebalanceRequest};
 use crate::state::AppState;
 
 /// GridMap: community grid governance maps over GraphQL.
@@ -61,6 +62,32 @@ enum Command {
         /// The grid system (default: the default system).
         #[arg(long)]
         system: Option<i64>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Plan a rebalance of the grids under a unit (a dry run, stored as a plan), and apply it
+    /// with `--apply`.
+    Rebalance {
+        /// The code of the community, street, district or city to rebalance.
+        #[arg(long)]
+        scope: String,
+        /// The grid system (default: the default system).
+        #[arg(long)]
+        system: Option<i64>,
+        #[arg(long, default_value_t = 300)]
+        grid_min: u32,
+        #[arg(long, default_value_t = 500)]
+        grid_max: u32,
+        /// Draw micro-grids inside new and changed grids too.
+        #[arg(long)]
+        micro_grids: bool,
+        #[arg(long, default_value_t = 30)]
+        micro_min: u32,
+        #[arg(long, default_value_t = 100)]
+        micro_max: u32,
+        /// Apply the plan at once (otherwise it is only stored, to inspect).
+        #[arg(long)]
+        apply: bool,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -154,6 +181,26 @@ pub fn run() -> ExitCode {
                 out: None,
                 database,
             }) => demo(size, database).await,
+            Some(Command::Rebalance {
+                scope,
+                system,
+                grid_min,
+                grid_max,
+                micro_grids,
+                micro_min,
+                micro_max,
+                apply,
+                database,
+            }) => {
+                let request = RebalanceRequest {
+                    grid_min,
+                    grid_max,
+                    micro_grids,
+                    micro_min,
+                    micro_max,
+                };
+                rebalance(&scope, system, request, apply, database).await
+            }
             Some(Command::Bench {
                 size,
                 lookups,
@@ -280,6 +327,88 @@ async fn export(
     }
     out.write_all(FOOTER.as_bytes()).map_err(write_error)?;
     out.flush().map_err(write_error)
+}
+
+async fn rebalance(
+    scope: &str,
+    system: Option<i64>,
+    request: RebalanceRequest,
+    apply: bool,
+    database: DatabaseArgs,
+) -> Result<(), String> {
+    let state = state(&database).await?;
+    let catalog = state.catalog().map_err(describe)?;
+    let scope_unit = crate::service::units::find_unit(
+        &state.db,
+        None,
+        Some(scope),
+        system.unwrap_or(catalog.default_system),
+    )
+    .await
+    .map_err(describe)?
+    .ok_or_else(|| format!("no unit has the code {scope:?}"))?;
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} communities planned ({elapsed})",
+    ) {
+        bar.set_style(style);
+    }
+    let progress = bar.clone();
+    let plan = rebalance::plan_rebalance(
+        &state,
+        scope_unit.id,
+        system,
+        request,
+        move |done, total| {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+        },
+    )
+    .await
+    .map_err(describe);
+    bar.finish_and_clear();
+    let plan = plan?;
+    let s = &plan.summary;
+    println!(
+        "plan {} for {} ({} communities, {} households) on version {}:",
+        plan.row.id, scope_unit.name, s.communities, s.households, plan.row.base_version
+    );
+    println!(
+        "  grids {} -> {} (kept {}, changed {}, new {}, removed {})",
+        s.grids_before, s.grids_after, s.grids_kept, s.grids_changed, s.grids_new, s.grids_removed
+    );
+    println!(
+        "  within {}-{}: {} -> {}; households per grid {}..{} (mean {:.0})",
+        request.grid_min,
+        request.grid_max,
+        s.within_bounds_before,
+        s.within_bounds_after,
+        s.min_households,
+        s.max_households,
+        s.mean_households
+    );
+    println!(
+        "  households moved {}; Polsby-Popper mean {:.3}, worst {:.3}; {} infeasible",
+        s.households_moved,
+        s.mean_polsby_popper,
+        s.worst_polsby_popper,
+        s.infeasible.len()
+    );
+    for grid in &s.infeasible {
+        println!("    {} {}: {}", grid.unit_code, grid.code, grid.reason);
+    }
+    if apply {
+        let system = rebalance::apply_rebalance_plan(&state, plan.row.id, plan.row.base_version)
+            .await
+            .map_err(describe)?;
+        println!(
+            "applied: grid system {} is at version {}",
+            system.name, system.version
+        );
+    } else {
+        println!("not applied: run again with --apply, or applyRebalancePlan(planId: {}, expectedVersion: {})", plan.row.id, plan.row.base_version);
+    }
+    Ok(())
 }
 
 async fn demo(size: DemoSize, database: DatabaseArgs) -> Result<(), String> {

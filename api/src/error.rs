@@ -111,6 +111,12 @@ impl ErrorExtensions for ApiError {
     }
 }
 
+impl From<geodata::rebalance::RebalanceError> for ApiError {
+    fn from(error: geodata::rebalance::RebalanceError) -> Self {
+        ApiError::invalid(error.to_string())
+    }
+}
+
 /// The result of api services; resolvers turn it into a GraphQL result with
 /// `async_graphql::ResultExt::extend`.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -15,7 +15,9 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::graphql::GridMapSchema;
-use crate::service::export::{prepare_export, ExportFilter, FOOTER, HEADER};
+use crate::service::export::{
+    plan_feature_collection, prepare_export, ExportFilter, FOOTER, HEADER,
+};
 use crate::state::AppState;
 
 /// Features per chunk of a streamed download.
@@ -35,7 +37,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/graphql/schema.graphql", web::get().to(sdl))
         .route("/healthz", web::get().to(healthz))
         .route("/geojson/units", web::get().to(geojson_units))
-        .configure(crate::ogc::configure);
+        .route("/geojson/plans/{id}", web::get().to(geojson_plan))
+        .configure(crate::ogc::configure)
+        .configure(crate::webmap::configure);
 }
 
 async fn graphql(schema: Data<GridMapSchema>, request: GraphQLRequest) -> GraphQLResponse {
@@ -126,13 +130,7 @@ async fn stream_units(state: Arc<AppState>, query: UnitsQuery) -> Result<HttpRes
                 .map_err(|_| ApiError::invalid(format!("system: {s:?} is not an id")))
         })
         .transpose()?;
-    let crs = query
-        .crs
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(|e: String| ApiError::invalid(format!("crs: {e}")))?
-        .unwrap_or_default();
+    let crs = parse_crs(query.crs.as_deref())?;
     let filter = ExportFilter {
         level,
         within: query.within,
@@ -155,6 +153,39 @@ async fn stream_units(state: Arc<AppState>, query: UnitsQuery) -> Result<HttpRes
     Ok(HttpResponse::Ok()
         .content_type("application/geo+json")
         .streaming(body))
+}
+
+#[derive(Debug, Deserialize)]
+struct PlanQuery {
+    crs: Option<String>,
+}
+
+async fn geojson_plan(
+    state: Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<PlanQuery>,
+) -> HttpResponse {
+    let answer = async {
+        let catalog = state.catalog()?;
+        let id: i64 = id
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("plan id: {:?} is not an id", id.as_str())))?;
+        let crs = parse_crs(query.crs.as_deref())?;
+        plan_feature_collection(&state.db, &catalog, id, crs).await
+    };
+    match answer.await {
+        Ok(collection) => HttpResponse::Ok()
+            .content_type("application/geo+json")
+            .body(collection.to_string()),
+        Err(error) => error_response(&error),
+    }
+}
+
+fn parse_crs(crs: Option<&str>) -> Result<geodata::crs::Crs, ApiError> {
+    crs.map(str::parse)
+        .transpose()
+        .map_err(|e: String| ApiError::invalid(format!("crs: {e}")))
+        .map(Option::unwrap_or_default)
 }
 
 /// The HTTP status of an error.

@@ -5,6 +5,8 @@
 pub mod code_counter;
 pub mod grid_system;
 pub mod household;
+pub mod plan;
+pub mod plan_grid;
 pub mod unit;
 
 pub mod prelude {
@@ -12,5 +14,7 @@ pub mod prelude {
     pub use super::code_counter::Entity as CodeCounter;
     pub use super::grid_system::Entity as GridSystem;
     pub use super::household::Entity as Household;
+    pub use super::plan::Entity as Plan;
+    pub use super::plan_grid::Entity as PlanGrid;
     pub use super::unit::Entity as Unit;
 }

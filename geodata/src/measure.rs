@@ -34,6 +34,39 @@ pub fn area_m2(geometry: &MultiPolygon<f64>) -> f64 {
     geometry.iter().map(polygon_area_m2).sum()
 }
 
+/// The Polsby-Popper compactness of a shape, 4πA/P² in the same local projection as
+/// [`area_m2`]: 1 for a disc, about 0.785 for a square, near 0 for a thread; 0 when empty.
+/// Holes count in the perimeter, as the boundary a grid worker walks.
+///
+/// ```
+/// use geo::{polygon, MultiPolygon};
+/// let square = MultiPolygon::new(vec![polygon![
+///     (x: 104.0, y: 30.6), (x: 104.001, y: 30.6), (x: 104.001, y: 30.601), (x: 104.0, y: 30.601),
+/// ]]);
+/// // Not quite square in metres (a degree of longitude is shorter here), so a little under π/4.
+/// let score = geodata::measure::polsby_popper(&square);
+/// assert!((0.77..0.786).contains(&score), "{score}");
+/// ```
+pub fn polsby_popper(geometry: &MultiPolygon<f64>) -> f64 {
+    let Some(bounds) = geometry.bounding_rect() else {
+        return 0.0;
+    };
+    let (metres_x, metres_y) = metres_per_degree(bounds.center().y);
+    let perimeter: f64 = geometry
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .flat_map(|ring| ring.lines())
+        .map(|line| {
+            let (dx, dy) = (line.dx() * metres_x, line.dy() * metres_y);
+            dx.hypot(dy)
+        })
+        .sum();
+    if perimeter == 0.0 {
+        return 0.0;
+    }
+    4.0 * std::f64::consts::PI * area_m2(geometry) / (perimeter * perimeter)
+}
+
 /// The smallest box holding all the given boxes (`None` for none).
 ///
 /// ```

@@ -4,6 +4,7 @@
 mod args;
 mod loader;
 mod mutation;
+mod plans;
 mod query;
 mod subscription;
 mod types;

@@ -4,9 +4,12 @@ use async_graphql::{Context, Json, Object, ResultExt, ID};
 use serde_json::Value;
 
 use super::args;
-use super::types::{state, HouseholdNode, ImportResult, LevelValue};
+use super::plans::RebalancePlanNode;
+use super::types::{state, GridSystemNode, HouseholdNode, ImportResult, LevelValue, UnitNode};
 use crate::service::households::{add_household, move_household, remove_household, NewHousehold};
 use crate::service::import::{import_households, import_units, ImportOutcome};
+use crate::service::rebalance::{apply_rebalance_plan, plan_rebalance, RebalanceRequest};
+use crate::service::units::set_unit_locked;
 
 /// The root of mutations.
 #[derive(Debug, Default)]
@@ -93,6 +96,69 @@ impl MutationRoot {
     ) -> async_graphql::Result<HouseholdNode> {
         let state = state(ctx).extend()?;
         Ok(HouseholdNode(remove_household(state, &id).await.extend()?))
+    }
+
+    /// Locks a grid against redrawing (or unlocks it): rebalance plans keep a locked grid's
+    /// geometry and code. A new version of the grid system.
+    async fn set_unit_locked(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        locked: bool,
+    ) -> async_graphql::Result<UnitNode> {
+        let state = state(ctx).extend()?;
+        let id = args::parse_id(&id, "id").extend()?;
+        Ok(UnitNode(set_unit_locked(state, id, locked).await.extend()?))
+    }
+
+    /// Plans a rebalance of the grids in every community under `scopeId` (a city, district,
+    /// street or community) so that each holds `gridMin`-`gridMax` households (micro-grids
+    /// `microMin`-`microMax` inside them when `microGrids`). A dry run: the plan is stored
+    /// (read it back with `rebalancePlan`, preview it at `GET /geojson/plans/{id}`) and nothing
+    /// live changes.
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_rebalance(
+        &self,
+        ctx: &Context<'_>,
+        scope_id: ID,
+        system: Option<ID>,
+        #[graphql(default = 300)] grid_min: u32,
+        #[graphql(default = 500)] grid_max: u32,
+        #[graphql(default = false)] micro_grids: bool,
+        #[graphql(default = 30)] micro_min: u32,
+        #[graphql(default = 100)] micro_max: u32,
+    ) -> async_graphql::Result<RebalancePlanNode> {
+        let state = state(ctx).extend()?;
+        let scope_id = args::parse_id(&scope_id, "scopeId").extend()?;
+        let system = args::parse_optional_id(system.as_ref(), "system").extend()?;
+        let request = RebalanceRequest {
+            grid_min,
+            grid_max,
+            micro_grids,
+            micro_min,
+            micro_max,
+        };
+        let plan = plan_rebalance(state, scope_id, system, request, |_, _| {})
+            .await
+            .extend()?;
+        Ok(RebalancePlanNode(plan))
+    }
+
+    /// Applies a stored rebalance plan atomically: the grid system must still be at
+    /// `expectedVersion`, the version the plan was drawn on (`CONFLICT` otherwise, nothing
+    /// written). Answers the grid system with its new version.
+    async fn apply_rebalance_plan(
+        &self,
+        ctx: &Context<'_>,
+        plan_id: ID,
+        expected_version: i32,
+    ) -> async_graphql::Result<GridSystemNode> {
+        let state = state(ctx).extend()?;
+        let plan_id = args::parse_id(&plan_id, "planId").extend()?;
+        let system = apply_rebalance_plan(state, plan_id, expected_version)
+            .await
+            .extend()?;
+        Ok(GridSystemNode(system))
     }
 }
 

@@ -3,12 +3,14 @@
 use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::args;
+use super::plans::RebalancePlanNode;
 use super::types::{
     connection, load_units, state, unit_connection, CrsValue, GridSystemNode, HouseholdConnection,
     HouseholdNode, LevelValue, UnitConnection, UnitNode,
 };
 use crate::error::ApiError;
 use crate::service::households::page_households;
+use crate::service::rebalance::find_plan;
 use crate::service::systems::list_systems;
 use crate::service::units::{find_unit, UnitFilter};
 
@@ -133,5 +135,20 @@ impl QueryRoot {
         let state = state(ctx).extend()?;
         let systems = list_systems(&state.db).await.extend()?;
         Ok(systems.into_iter().map(GridSystemNode).collect())
+    }
+
+    /// A stored rebalance plan, or null when there is none with this id.
+    async fn rebalance_plan(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<RebalancePlanNode>> {
+        let state = state(ctx).extend()?;
+        let id = args::parse_id(&id, "id").extend()?;
+        match find_plan(&state.db, id).await {
+            Ok(plan) => Ok(Some(RebalancePlanNode(plan))),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e).extend(),
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! GeoJSON downloads of units: a FeatureCollection written feature by feature, so the HTTP
-//! route can stream it and the command line can write it, without holding the whole text.
+//! route can stream it and the command line can write it, without holding the whole text;
+//! and a plan's proposed grids, for map previews.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -141,4 +142,49 @@ pub fn unit_feature(
     }
     let geometry = geodata::crs::geometry_from_wgs84(crs, &unit.geometry);
     geodata::export::feature_json(Some(json!(unit.id.to_string())), properties, &geometry)
+}
+
+/// A plan's grids as a GeoJSON FeatureCollection for map previews: properties `code name
+/// level kind communityCode households persons status` (`kept`, `changed`, `new`)
+/// `polsbyPopper infeasible` (null or the reason code), geometry in `crs`.
+pub async fn plan_feature_collection(
+    db: &impl ConnectionTrait,
+    catalog: &Catalog,
+    plan_id: i64,
+    crs: Crs,
+) -> ApiResult<Value> {
+    let plan = crate::service::rebalance::find_plan(db, plan_id).await?;
+    let index = catalog.index(plan.row.system_id)?;
+    let rows = crate::service::rebalance::plan_grids(db, plan_id).await?;
+    let mut features = Vec::with_capacity(rows.len());
+    for row in rows {
+        let geometry = geodata::encoding::from_wkb(&row.geometry)?;
+        let community_code = index.get(row.community_id).map(|u| u.code.clone());
+        let mut properties = Map::new();
+        properties.insert("code".into(), json!(row.code));
+        properties.insert("name".into(), json!(row.name));
+        properties.insert("level".into(), json!(row.level));
+        properties.insert("kind".into(), json!(row.kind));
+        properties.insert("communityCode".into(), json!(community_code));
+        properties.insert("households".into(), json!(row.households));
+        properties.insert("persons".into(), json!(row.persons));
+        properties.insert("status".into(), json!(row.status.to_lowercase()));
+        properties.insert("polsbyPopper".into(), json!(row.polsby_popper));
+        properties.insert("infeasible".into(), json!(row.infeasible));
+        if let Some(unit_id) = row.unit_id {
+            properties.insert("unitId".into(), json!(unit_id.to_string()));
+        }
+        let geometry = geodata::crs::geometry_from_wgs84(crs, &geometry);
+        features.push(geodata::export::feature_json(
+            Some(json!(row.position)),
+            properties,
+            &geometry,
+        ));
+    }
+    Ok(json!({
+        "type": "FeatureCollection",
+        "planId": plan_id.to_string(),
+        "baseVersion": plan.row.base_version,
+        "features": features,
+    }))
 }

@@ -315,7 +315,7 @@ async fn issue_missing_codes(
 /// Moves the households in `area` whose deepest unit in `system` changed from `old` to
 /// `next`, and their counts with them. In the default system the household rows are updated
 /// and every level is counted; in other systems only their grids are counted.
-async fn reassign(
+pub(crate) async fn reassign(
     db: &impl ConnectionTrait,
     old: &Catalog,
     next: &Catalog,

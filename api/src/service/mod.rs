@@ -7,6 +7,7 @@ pub mod demo;
 pub mod export;
 pub mod households;
 pub mod import;
+pub mod rebalance;
 pub mod systems;
 pub mod units;
 pub mod writes;

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::catalog::{Catalog, SHARED_LEVELS};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// Which units a page lists.
 #[derive(Debug, Clone, Default)]
@@ -148,4 +148,39 @@ fn ids_in_box(catalog: &Catalog, filter: &UnitFilter, bbox: Rect<f64>) -> ApiRes
         .collect();
     ids.sort_unstable();
     Ok(ids)
+}
+
+/// Locks a grid against redrawing, or unlocks it; a new version of its grid system.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown unit; `INVALID_INPUT` for a unit that is not a grid or
+/// micro-grid (only those are redrawn).
+pub async fn set_unit_locked(
+    state: &crate::state::AppState,
+    id: UnitId,
+    locked: bool,
+) -> ApiResult<unit::Model> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set, TransactionTrait};
+    let _writer = state.writer.lock().await;
+    let row = find_unit(&state.db, Some(id), None, SHARED_LEVELS)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("unit {id} does not exist")))?;
+    if row.system_id == SHARED_LEVELS {
+        return Err(ApiError::InvalidInput {
+            message: format!("id: unit {id} is a {}; only grids can be locked", row.level),
+            feature: None,
+            field: Some("id".to_owned()),
+        });
+    }
+    if row.locked == locked {
+        return Ok(row);
+    }
+    let txn = state.db.begin().await?;
+    let mut active = row.into_active_model();
+    active.locked = Set(locked);
+    let row = active.update(&txn).await?;
+    let system = crate::service::systems::bump_version(&txn, row.system_id).await?;
+    txn.commit().await?;
+    state.announce(system);
+    Ok(row)
 }

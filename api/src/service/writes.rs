@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use entity::{code_counter, household, unit};
+use entity::{code_counter, household, plan_grid, unit};
 use geo::BoundingRect;
 use geodata::assign::UnitCounts;
 use geodata::{Household, Level, Unit, UnitId};
@@ -60,6 +60,59 @@ pub async fn insert_units(
             }
         });
         unit::Entity::insert_many(models).exec(db).await?;
+    }
+    Ok(())
+}
+
+/// Replaces a unit's geometry, with its envelope and area.
+pub async fn set_unit_geometry(
+    db: &impl ConnectionTrait,
+    id: UnitId,
+    geometry: &geo::MultiPolygon<f64>,
+) -> ApiResult<()> {
+    let (min, max) = geometry
+        .bounding_rect()
+        .map(|r| (r.min(), r.max()))
+        .unwrap_or_default();
+    unit::Entity::update_many()
+        .col_expr(
+            unit::Column::Geometry,
+            Expr::value(geodata::encoding::to_wkb(geometry)),
+        )
+        .col_expr(unit::Column::MinLon, Expr::value(min.x))
+        .col_expr(unit::Column::MinLat, Expr::value(min.y))
+        .col_expr(unit::Column::MaxLon, Expr::value(max.x))
+        .col_expr(unit::Column::MaxLat, Expr::value(max.y))
+        .col_expr(
+            unit::Column::AreaM2,
+            Expr::value(geodata::measure::area_m2(geometry)),
+        )
+        .filter(unit::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes units, in the order given (children before their parents).
+pub async fn delete_units(db: &impl ConnectionTrait, ids: &[UnitId]) -> ApiResult<()> {
+    for batch in ids.chunks(ID_BATCH) {
+        unit::Entity::delete_many()
+            .filter(unit::Column::Id.is_in(batch.iter().copied()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts a plan's grid rows.
+pub async fn insert_plan_grids(
+    db: &impl ConnectionTrait,
+    rows: Vec<plan_grid::ActiveModel>,
+) -> ApiResult<()> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<_> = rows.by_ref().take(UNIT_BATCH).collect();
+        plan_grid::Entity::insert_many(batch).exec(db).await?;
     }
     Ok(())
 }

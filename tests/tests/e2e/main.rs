@@ -12,6 +12,7 @@ mod households;
 mod import_errors;
 mod import_locate_export;
 mod ogc;
+mod rebalance;
 mod subscription;
 mod tidy;
 
