@@ -10,16 +10,19 @@
 //! - [`topology`]: children outside their parent, overlapping siblings, gaps;
 //! - [`codes`]: the unified hierarchical "ID card" codes; [`crs`]: GCJ-02 and BD-09;
 //! - [`export`]: RFC 7946 GeoJSON out; [`encoding`]: compact WKB for storage;
-//! - [`measure`]: areas in m²; [`demo`]: a deterministic demo city on real Chengdu data.
+//! - [`measure`]: areas in m²; [`demo`]: a deterministic demo city on real Chengdu data;
+//! - [`coverage`]: gap-free simplification of shared edges; [`tiles`]: Mapbox Vector Tiles.
 
 pub mod assign;
 pub mod codes;
+pub mod coverage;
 pub mod crs;
 pub mod demo;
 pub mod encoding;
 pub mod export;
 pub mod index;
 pub mod measure;
+pub mod tiles;
 pub mod topology;
 pub mod validate;
 
