@@ -1,0 +1,172 @@
+// Drives GridMap's web map (GET /map) in Debian's headless chromium through playwright-core.
+// Run by tests/tests/e2e/webmap.rs against a server with the demo city:
+//
+//   node map.mjs http://127.0.0.1:PORT screenshots/
+//
+// Checks that the page draws the grids, that a click on a grid shows its chain, that the layer
+// switch hides and shows levels, and that a plan preview draws proposed grids (from an
+// intercepted /geojson/plans answer) or says plainly that the plan could not be loaded. Saves
+// map.png and map-plan.png, and prints one JSON line (the clicked point and the panel's chain)
+// for the Rust test to compare with GraphQL.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, screenshots] = process.argv.slice(2);
+if (!base || !screenshots) {
+  console.error('usage: node map.mjs BASE_URL SCREENSHOT_DIR');
+  process.exit(2);
+}
+const TIMEOUT = 20_000;
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+const rendered = (page, layer) =>
+  page.evaluate((id) => window.gridmap.map.queryRenderedFeatures({ layers: [id] }).length, layer);
+
+const waitRendered = (page, layer, predicate) =>
+  page.waitForFunction(
+    ([id, p]) => new Function('n', `return ${p}`)(window.gridmap.map.queryRenderedFeatures({ layers: [id] }).length),
+    [layer, predicate],
+    { timeout: TIMEOUT },
+  );
+
+/** A point (page pixels) well inside a rendered grid, with the grid's properties. */
+async function pointInsideAGrid(page) {
+  return page.evaluate(() => {
+    const { map } = window.gridmap;
+    const canvas = map.getCanvas().getBoundingClientRect();
+    const at = (x, y) => map.queryRenderedFeatures([x, y], { layers: ['GRID-fill'] })[0];
+    // Scan from the middle outwards; keep a point whose neighbours 6 px away are the same grid.
+    for (let r = 0; r < Math.min(canvas.width, canvas.height) / 2; r += 15) {
+      for (const [dx, dy] of [[0, 0], [r, 0], [-r, 0], [0, r], [0, -r], [r, r], [-r, -r]]) {
+        const x = canvas.width / 2 + dx;
+        const y = canvas.height / 2 + dy;
+        const here = at(x, y);
+        if (!here) continue;
+        const same = [[6, 0], [-6, 0], [0, 6], [0, -6]].every(([a, b]) => {
+          const next = at(x + a, y + b);
+          return next && next.properties.code === here.properties.code;
+        });
+        if (same) {
+          const lngLat = map.unproject([x, y]);
+          return { x: canvas.left + x, y: canvas.top + y, lon: lngLat.lng, lat: lngLat.lat, grid: here.properties };
+        }
+      }
+    }
+    return null;
+  });
+}
+
+async function openMap(context, path) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+  await page.goto(`${base}${path}`);
+  await page.waitForSelector('#map[data-ready="true"]', { timeout: TIMEOUT });
+  return { page, problems };
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'gridmap-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1280, height: 800 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // WebGL on the CPU (SwiftShader): chromium no longer falls back to it by itself
+    '--enable-unsafe-swiftshader'],
+});
+try {
+  // 1. The page draws the default system's grids, coloured by load.
+  const { page, problems } = await openMap(context, '/map');
+  const gridCount = Number(await page.getAttribute('#map', 'data-grid-count'));
+  check(gridCount > 0, `grids loaded (data-grid-count=${gridCount})`);
+  check((await rendered(page, 'GRID-fill')) > 0, 'grids are drawn');
+  const legend = await page.textContent('#legend');
+  check(/under 300/.test(legend) && /over 500/.test(legend), `the legend names the grid thresholds: ${legend}`);
+
+  // 2. The layer switch: grids off, micro-grids on (zoomed in past their minimum zoom), back.
+  await page.uncheck('#layers input[name="GRID"]');
+  await waitRendered(page, 'GRID-fill', 'n === 0');
+  await page.check('#layers input[name="MICRO_GRID"]');
+  const view = await page.evaluate(() => ({ center: window.gridmap.map.getCenter(), zoom: window.gridmap.map.getZoom() }));
+  await page.evaluate(() => window.gridmap.map.jumpTo({ zoom: Math.max(13, window.gridmap.map.getZoom()) }));
+  await waitRendered(page, 'MICRO_GRID-fill', 'n > 0');
+  const microCount = Number(await page.getAttribute('#map', 'data-micro-grid-count'));
+  check(microCount > gridCount, `micro-grids loaded (${microCount}) outnumber grids (${gridCount})`);
+  await page.uncheck('#layers input[name="MICRO_GRID"]');
+  await page.check('#layers input[name="GRID"]');
+  await page.evaluate((v) => window.gridmap.map.jumpTo(v), view);
+  await waitRendered(page, 'MICRO_GRID-fill', 'n === 0');
+  await waitRendered(page, 'GRID-fill', 'n > 0');
+  await page.evaluate(() => window.gridmap.settled());
+
+  // 3. A click inside a grid shows its chain, deepest first, grid and community included.
+  const target = await pointInsideAGrid(page);
+  check(target, 'some grid is drawn large enough to click');
+  await page.mouse.click(target.x, target.y);
+  await page.waitForSelector('#chain:not([hidden]) tbody tr', { timeout: TIMEOUT });
+  const chain = await page.$$eval('#chain tbody tr', (rows) =>
+    rows.map((row) => {
+      const [, unit, households, persons] = row.querySelectorAll('td');
+      return {
+        level: row.dataset.level, name: unit.firstChild.textContent, code: unit.querySelector('.code').textContent,
+        households: Number(households.textContent), persons: Number(persons.textContent),
+      };
+    }));
+  const panel = await page.textContent('#chain');
+  check(panel.includes(target.grid.code) && panel.includes(target.grid.name),
+    `the panel names the clicked grid ${target.grid.code} ${target.grid.name}: ${panel}`);
+  check(panel.includes(target.grid.parentCode), `the panel names the grid's parent ${target.grid.parentCode}`);
+  await page.evaluate(() => window.gridmap.settled());
+  await page.screenshot({ path: join(screenshots, 'map.png') });
+  check(problems.length === 0, problems.join('\n'));
+
+  // 4. A plan that cannot be loaded is said so plainly.
+  const missing = await openMap(context, '/map?plan=999999999');
+  await missing.page.waitForSelector('#map[data-plan="failed"]', { timeout: TIMEOUT });
+  const message = await missing.page.textContent('#plan-message');
+  check(/Could not load rebalance plan 999999999/.test(message), `the failure is explained: ${message}`);
+  check((await rendered(missing.page, 'GRID-fill')) > 0, 'the current grids are still drawn');
+
+  // 5. A plan preview: proposed grids (here the current ones, relabelled) outlined by status.
+  const grids = (await (await fetch(`${base}/geojson/units?level=GRID`)).json()).features;
+  const statuses = ['kept', 'changed', 'new'];
+  const proposal = {
+    type: 'FeatureCollection',
+    features: grids.map((f, i) => ({
+      type: 'Feature',
+      geometry: f.geometry,
+      properties: {
+        code: f.properties.code, communityCode: f.properties.parentCode, level: 'GRID',
+        households: f.properties.households, persons: f.properties.persons,
+        status: statuses[i % 3], polsbyPopper: 0.5, infeasible: i % 7 === 0 ? 'UNDER_MIN_INFEASIBLE' : null,
+      },
+    })),
+  };
+  await context.route('**/geojson/plans/77', (route) =>
+    route.fulfill({ status: 200, contentType: 'application/geo+json', body: JSON.stringify(proposal) }));
+  const plan = await openMap(context, '/map?plan=77');
+  await plan.page.waitForSelector('#map[data-plan="loaded"]', { timeout: TIMEOUT });
+  await waitRendered(plan.page, 'plan-new', 'n > 0');
+  const summary = await plan.page.textContent('#plan-summary');
+  check(summary.includes(`${proposal.features.length} proposed grids`), `the plan is summarised: ${summary}`);
+  await plan.page.evaluate(() => window.gridmap.settled());
+  await plan.page.screenshot({ path: join(screenshots, 'map-plan.png') });
+  check(plan.problems.length === 0, plan.problems.join('\n'));
+
+  console.log(JSON.stringify({ lon: target.lon, lat: target.lat, grid: target.grid.code, gridCount, microCount, chain }));
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
