@@ -39,7 +39,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/geojson/units", web::get().to(geojson_units))
         .route("/geojson/plans/{id}", web::get().to(geojson_plan))
         .configure(crate::ogc::configure)
-        .configure(crate::webmap::configure);
+        .configure(crate::webmap::configure)
+        .configure(crate::tiles::configure);
 }
 
 async fn graphql(schema: Data<GridMapSchema>, request: GraphQLRequest) -> GraphQLResponse {

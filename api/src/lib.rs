@@ -15,6 +15,7 @@ pub mod http;
 pub mod ogc;
 pub mod service;
 pub mod state;
+pub mod tiles;
 pub mod webmap;
 
 use std::sync::Arc;

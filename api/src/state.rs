@@ -22,6 +22,8 @@ pub struct AppState {
     pub writer: tokio::sync::Mutex<()>,
     /// Grid systems as they are after each committed change, for live map subscriptions.
     changes: tokio::sync::broadcast::Sender<grid_system::Model>,
+    /// Encoded vector tiles of the current catalog (emptied when it is swapped).
+    pub tiles: crate::tiles::TileCache,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             catalog: RwLock::new(None),
             writer: tokio::sync::Mutex::new(()),
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
+            tiles: crate::tiles::TileCache::default(),
         }
     }
 
@@ -66,5 +69,6 @@ impl AppState {
         if let Ok(mut current) = self.catalog.write() {
             *current = Some(Arc::new(catalog));
         }
+        self.tiles.clear();
     }
 }

@@ -151,10 +151,7 @@ fn the_demo_citys_grids_stay_gap_free_when_simplified_where_one_by_one_simplific
         .map_coords(tiles::to_world);
     let coverage = Coverage::new(&grids, 1e-10);
     let vertices = |polygons: &[MultiPolygon<f64>]| -> usize {
-        polygons
-            .iter()
-            .map(geo::CoordsIter::coords_count)
-            .sum()
+        polygons.iter().map(geo::CoordsIter::coords_count).sum()
     };
     let area = |p: &[MultiPolygon<f64>]| -> f64 { p.iter().map(|m| m.unsigned_area()).sum() };
     let outline: f64 = district

@@ -15,6 +15,7 @@ mod ogc;
 mod rebalance;
 mod subscription;
 mod tidy;
+mod tiles;
 mod webmap;
 
 /// Declares one test per backend for a scenario `fn(&Server)`.
