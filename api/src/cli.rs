@@ -1,5 +1,6 @@
-//! The `gridmap` command line: `serve` (the default), `import`, `export`, `demo`. Every
-//! subcommand takes `--database-url` (or `DATABASE_URL`).
+//! The `gridmap` command line: `serve` (the default), `import`, `export`, `demo`, `token`.
+//! Every subcommand takes `--database-url` (or `DATABASE_URL`). Changes made here are audited
+//! with the actor `cli`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,8 +11,13 @@ use geodata::crs::Crs;
 use geodata::demo::DemoSize;
 use geodata::Level;
 
-use crate::config::{Config, DEFAULT_ADDR, DEFAULT_DATABASE_URL};
+use crate::access::{AnonymousAccess, Role};
+use crate::config::{
+    Config, Limits, DEFAULT_ADDR, DEFAULT_DATABASE_URL, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_IMPORT_FEATURES,
+};
 use crate::error::ApiError;
+use crate::service::audit::{self, Actor, Change};
 use crate::service::export::{prepare_export, ExportFilter, FOOTER, HEADER};
 use crate::service::rebalance::{self, RebalanceRequest};
 use crate::state::AppState;
@@ -93,6 +99,10 @@ enum Command {
     },
     /// Measure point lookup and batch assignment on a demo city (see BENCHMARKS.md).
     Bench {
+        /// What to measure: `locate` (point lookup and batch assignment) or `rebalance`
+        /// (planning every community of the city).
+        #[arg(value_enum, default_value = "locate")]
+        target: BenchTarget,
         /// default, large or city.
         #[arg(long, default_value = "large")]
         size: DemoSize,
@@ -106,6 +116,11 @@ enum Command {
         #[arg(long)]
         write_data: Option<PathBuf>,
     },
+    /// Create, list or revoke API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Load the demo city into an empty database.
     Demo {
         /// default (about 50k households), large (about 1M) or city (about 9M).
@@ -115,6 +130,40 @@ enum Command {
         /// `gridmap import` and `gridmap import-households`.
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// What `gridmap bench` measures.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BenchTarget {
+    Locate,
+    Rebalance,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, as the last word on standard output.
+    Create {
+        /// viewer, planner or admin.
+        #[arg(long)]
+        role: Role,
+        /// A name for the token's holder (default: the role).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List the tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token by id; it is refused from then on (within 5 s by a running server).
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: i64,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -135,6 +184,19 @@ struct ServeArgs {
     /// Start with an empty database instead of loading the demo city into it.
     #[arg(long)]
     no_demo: bool,
+    /// What clients without a token may do: loopback (viewer on loopback addresses only),
+    /// none, or viewer (everyone).
+    #[arg(long, env = "GRIDMAP_ANONYMOUS", default_value = "loopback")]
+    anonymous_role: AnonymousAccess,
+    /// Largest POST /graphql body, in bytes.
+    #[arg(long, env = "GRIDMAP_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Most features one GraphQL import may hold.
+    #[arg(long, env = "GRIDMAP_MAX_IMPORT_FEATURES", default_value_t = DEFAULT_MAX_IMPORT_FEATURES)]
+    max_import_features: usize,
+    /// Longest a GraphQL query may run, in milliseconds (mutations are not cut off).
+    #[arg(long, env = "GRIDMAP_QUERY_TIMEOUT_MS", default_value_t = 30_000)]
+    query_timeout_ms: u64,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -170,6 +232,7 @@ pub fn run() -> ExitCode {
                 system,
                 database,
             }) => export(level, within, system, database).await,
+            Some(Command::Token { command }) => token(command).await,
             Some(Command::Demo {
                 size,
                 out: Some(dir),
@@ -202,11 +265,18 @@ pub fn run() -> ExitCode {
                 rebalance(&scope, system, request, apply, database).await
             }
             Some(Command::Bench {
+                target: BenchTarget::Locate,
                 size,
                 lookups,
                 runs,
                 write_data,
             }) => bench(size, lookups, runs, write_data),
+            Some(Command::Bench {
+                target: BenchTarget::Rebalance,
+                size,
+                write_data,
+                ..
+            }) => bench_rebalance(size, write_data),
         }
     });
     match outcome {
@@ -223,6 +293,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         addr: args.addr,
         database_url: args.database.database_url,
         demo_when_empty: !args.no_demo,
+        anonymous: args.anonymous_role,
+        limits: Limits {
+            body_bytes: args.max_body_bytes,
+            import_features: args.max_import_features,
+            query_timeout: std::time::Duration::from_millis(args.query_timeout_ms.max(1)),
+        },
     })
     .await
     .map_err(|e| e.to_string())
@@ -248,9 +324,10 @@ async fn import(
     let collection: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
     let state = state(&database).await?;
-    let outcome = crate::service::import::import_units(&state, level, collection, system)
-        .await
-        .map_err(describe)?;
+    let outcome =
+        crate::service::import::import_units(&state, level, collection, system, &Actor::cli())
+            .await
+            .map_err(describe)?;
     println!(
         "imported {} {level} units into grid system {} (version {}); {} households reassigned",
         outcome.unit_ids.len(),
@@ -275,9 +352,12 @@ async fn import_households(file: PathBuf, database: DatabaseArgs) -> Result<(), 
         ) {
             bar.set_style(style);
         }
-        let outcome = crate::service::bulk::import_households_csv(&state, input, |done| {
-            bar.set_position(done)
-        })
+        let outcome = crate::service::bulk::import_households_csv(
+            &state,
+            input,
+            |done| bar.set_position(done),
+            &Actor::cli(),
+        )
         .await
         .map_err(describe);
         bar.finish_and_clear();
@@ -287,7 +367,7 @@ async fn import_households(file: PathBuf, database: DatabaseArgs) -> Result<(), 
         let text = std::fs::read_to_string(&file).map_err(open_error)?;
         let collection: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
-        let outcome = crate::service::import::import_households(&state, &collection)
+        let outcome = crate::service::import::import_households(&state, &collection, &Actor::cli())
             .await
             .map_err(describe)?;
         (
@@ -368,6 +448,14 @@ async fn rebalance(
     .map_err(describe);
     bar.finish_and_clear();
     let plan = plan?;
+    let change = Change::new("planRebalance", format!("plan {} drawn", plan.row.id)).on_system(
+        plan.row.system_id,
+        plan.row.base_version,
+        plan.row.base_version,
+    );
+    audit::record(&state.db, &Actor::cli(), change)
+        .await
+        .map_err(describe)?;
     let s = &plan.summary;
     println!(
         "plan {} for {} ({} communities, {} households) on version {}:",
@@ -401,12 +489,64 @@ async fn rebalance(
         let system = rebalance::apply_rebalance_plan(&state, plan.row.id, plan.row.base_version)
             .await
             .map_err(describe)?;
+        let change = Change::new(
+            "applyRebalancePlan",
+            format!("plan {} applied", plan.row.id),
+        )
+        .on_system(system.id, plan.row.base_version, system.version);
+        audit::record(&state.db, &Actor::cli(), change)
+            .await
+            .map_err(describe)?;
         println!(
             "applied: grid system {} is at version {}",
             system.name, system.version
         );
     } else {
         println!("not applied: run again with --apply, or applyRebalancePlan(planId: {}, expectedVersion: {})", plan.row.id, plan.row.base_version);
+    }
+    Ok(())
+}
+
+async fn token(command: TokenCommand) -> Result<(), String> {
+    use crate::service::tokens;
+    let (TokenCommand::Create { database, .. }
+    | TokenCommand::List { database }
+    | TokenCommand::Revoke { database, .. }) = &command;
+    let db = crate::db::connect(&database.database_url)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", database.database_url))?;
+    match command {
+        TokenCommand::Create { role, name, .. } => {
+            let name = name.unwrap_or_else(|| role.to_string());
+            let (row, token) = tokens::create_token(&db, role, &name, &Actor::cli())
+                .await
+                .map_err(describe)?;
+            println!(
+                "token {} ({}) with the {role} role; it is shown this once, keep it:",
+                row.id, row.name
+            );
+            println!("{token}");
+        }
+        TokenCommand::List { .. } => {
+            for row in tokens::list_tokens(&db).await.map_err(describe)? {
+                println!(
+                    "{}\t{}\t{}\tcreated {}{}",
+                    row.id,
+                    row.role,
+                    row.name,
+                    audit::rfc3339(row.created_at),
+                    row.revoked_at
+                        .map(|at| format!("\trevoked {}", audit::rfc3339(at)))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        TokenCommand::Revoke { id, .. } => {
+            let row = tokens::revoke_token(&db, id, &Actor::cli())
+                .await
+                .map_err(describe)?;
+            println!("token {} ({}) is revoked", row.id, row.name);
+        }
     }
     Ok(())
 }
@@ -464,6 +604,40 @@ fn bench(
         "assign all          {:>10.3} s          ({:.2} M households/s, {threads} threads)",
         f.assign_all.as_secs_f64(),
         f.households as f64 / f.assign_all.as_secs_f64() / 1e6
+    );
+    Ok(())
+}
+
+fn bench_rebalance(size: DemoSize, write_data: Option<PathBuf>) -> Result<(), String> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let options = RebalanceRequest::default().options();
+    let f = crate::bench::rebalance::run(size, options, write_data.as_deref())
+        .map_err(|e| format!("rebalance bench failed: {e}"))?;
+    let q = &f.quality;
+    println!(
+        "demo city {size}: {} communities, {} households (generated in {:.1} s)",
+        f.communities,
+        f.households,
+        f.generate.as_secs_f64()
+    );
+    println!(
+        "plan every community {:>8.2} s on {threads} threads",
+        f.plan_all.as_secs_f64()
+    );
+    println!(
+        "grids {} -> {} ({} kept); within 300-500: {} -> {} ({:.1}% -> {:.1}%); {} infeasible",
+        q.grids_before,
+        q.grids_after,
+        q.kept,
+        q.within_before,
+        q.within_after,
+        100.0 * q.within_before as f64 / q.grids_before.max(1) as f64,
+        100.0 * q.within_after as f64 / q.grids_after.max(1) as f64,
+        q.infeasible
+    );
+    println!(
+        "households moved {}; mean Polsby-Popper {:.3}",
+        q.households_moved, q.mean_polsby_popper
     );
     Ok(())
 }

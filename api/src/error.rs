@@ -1,6 +1,6 @@
 //! The api's errors and how they reach clients: every GraphQL error carries a stable
 //! `extensions.code` (`INVALID_GEOMETRY`, `INVALID_INPUT`, `NOT_FOUND`, `CONFLICT`,
-//! `UNAVAILABLE`, `INTERNAL`); import errors also carry `feature` and `field`. Internal errors
+//! `UNAUTHENTICATED`, `FORBIDDEN`, `LIMIT_EXCEEDED`, `TIMEOUT`, `UNAVAILABLE`, `INTERNAL`); import errors also carry `feature` and `field`. Internal errors
 //! are logged and answered with a generic message.
 
 use async_graphql::ErrorExtensions;
@@ -31,6 +31,15 @@ pub enum ApiError {
     /// A request went past a limit (page size, ...).
     #[error("{0}")]
     LimitExceeded(String),
+    /// No credentials where they are needed, or a wrong, unknown or revoked token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Credentials whose role does not allow the request.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A query ran past the request timeout and was cancelled.
+    #[error("{0}")]
+    Timeout(String),
     /// The server is still loading its index.
     #[error("the server is still loading; retry when GET /healthz answers 200")]
     Unavailable,
@@ -72,6 +81,9 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict { .. } => "CONFLICT",
             ApiError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::Timeout(_) => "TIMEOUT",
             ApiError::Unavailable => "UNAVAILABLE",
             ApiError::Database(_) | ApiError::Encoding(_) | ApiError::Internal(_) => "INTERNAL",
         }

@@ -1,23 +1,34 @@
 //! HTTP routes: GraphQL (POST; subscriptions over WebSocket on GET), GraphiQL (GET), the schema
-//! as SDL, health, GeoJSON downloads, and OGC API - Features (see `ogc`).
+//! as SDL, health, GeoJSON downloads, and OGC API - Features (see `ogc`); and [`authenticate`],
+//! the middleware that finds every request's [`Caller`] and refuses REST routes it may not
+//! use. GraphQL requests are refused whole when the caller has no role (or a mutation comes
+//! from below planner); finer rules are the fields' guards.
 
 use std::sync::Arc;
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, Data};
-use actix_web::{guard, HttpRequest, HttpResponse};
+use actix_web::{guard, Either, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::http::GraphiQLSource;
-use async_graphql::Schema;
-use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{ErrorExtensions, Schema};
+use async_graphql_actix_web::{GraphQLResponse, GraphQLSubscription};
 use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::{bearer, check_route, AnonymousAccess, Caller, Role};
+use crate::config::Limits;
 use crate::error::ApiError;
 use crate::graphql::GridMapSchema;
 use crate::service::export::{
     plan_feature_collection, prepare_export, ExportFilter, FOOTER, HEADER,
 };
+use crate::service::tokens;
 use crate::state::AppState;
 
 /// Features per chunk of a streamed download.
@@ -43,12 +54,162 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(crate::tiles::configure);
 }
 
-async fn graphql(schema: Data<GridMapSchema>, request: GraphQLRequest) -> GraphQLResponse {
-    let mut response = schema.execute(request.into_inner()).await;
+/// Finds the request's [`Caller`] (a bearer token's holder, or anonymous with the role the
+/// anonymous setting gives its address), puts it in the request's extensions, and refuses a
+/// wrong token (`UNAUTHENTICATED`, 401) and REST routes the caller may not use (401 without a
+/// token, 403 with one). `/healthz` is answered whatever the credentials.
+pub async fn authenticate(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let path = request.path().to_owned();
+    if path == "/healthz" {
+        return Ok(next.call(request).await?.map_into_boxed_body());
+    }
+    let caller = find_caller(&request).await;
+    match caller.and_then(|caller| check_route(&path, &caller).map(|()| caller)) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            Ok(next.call(request).await?.map_into_boxed_body())
+        }
+        Err(error) => {
+            let response = if path.starts_with("/graphql") {
+                graphql_error(&error)
+            } else {
+                error_response(&error)
+            };
+            Ok(request.into_response(response))
+        }
+    }
+}
+
+async fn find_caller(request: &ServiceRequest) -> Result<Caller, ApiError> {
+    let Some(header) = request.headers().get(header::AUTHORIZATION) else {
+        let anonymous = request
+            .app_data::<Data<AnonymousAccess>>()
+            .map(|a| *a.get_ref())
+            .unwrap_or_default();
+        let peer = request.peer_addr().map(|a| a.ip());
+        return Ok(Caller::Anonymous(anonymous.role_for(peer)));
+    };
+    let state = request
+        .app_data::<Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("no state".to_owned()))?;
+    let token = header.to_str().ok().and_then(bearer).ok_or_else(|| {
+        ApiError::Unauthenticated("the Authorization header must read Bearer <token>".to_owned())
+    })?;
+    Ok(Caller::Token(tokens::authenticate(state, token).await?))
+}
+
+/// The caller [`authenticate`] found (anonymous without a role when the middleware is absent).
+fn caller(request: &HttpRequest) -> Caller {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller::Anonymous(None))
+}
+
+async fn graphql(
+    schema: Data<GridMapSchema>,
+    limits: Option<Data<Limits>>,
+    http: HttpRequest,
+    payload: web::Payload,
+) -> Either<GraphQLResponse, HttpResponse> {
+    let limits = limits.map(|l| *l.get_ref()).unwrap_or_default();
+    let body = match read_body(payload, limits.body_bytes).await {
+        Ok(body) => body,
+        Err(error) => return Either::Right(graphql_error(&error)),
+    };
+    let mut request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            let error = ApiError::invalid(format!("the body is not a GraphQL request: {e}"));
+            return Either::Right(graphql_error(&error));
+        }
+    };
+    let caller = caller(&http);
+    let is_mutation = is_mutation(&mut request);
+    let needed = if is_mutation {
+        Role::Planner
+    } else {
+        Role::Viewer
+    };
+    if let Err(error) = caller.require(needed) {
+        return Either::Right(graphql_error(&error));
+    }
+    let execution = schema.execute(request.data(caller));
+    let mut response = if is_mutation {
+        // A mutation is not cut off halfway through its writes.
+        execution.await
+    } else {
+        match tokio::time::timeout(limits.query_timeout, execution).await {
+            Ok(response) => response,
+            Err(_) => {
+                let error = ApiError::Timeout(format!(
+                    "the query ran past the limit of {} ms and was cancelled; ask for less",
+                    limits.query_timeout.as_millis()
+                ));
+                return Either::Right(graphql_error(&error));
+            }
+        }
+    };
     for error in &mut response.errors {
         coded(error);
     }
-    response.into()
+    Either::Left(response.into())
+}
+
+/// Reads a request body of at most `limit` bytes (`LIMIT_EXCEEDED` past it, without reading
+/// the rest).
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::LimitExceeded(format!(
+            "the request body is over the limit of {limit} bytes"
+        ))
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::invalid(format!("the body did not arrive: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Whether the operation the request runs is a mutation (`false` for a document that does
+/// not parse: execution reports that).
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => operation.node.ty == OperationType::Mutation,
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .get(name.as_str())
+            .is_some_and(|o| o.node.ty == OperationType::Mutation),
+        (DocumentOperations::Multiple(operations), None) => operations
+            .values()
+            .any(|o| o.node.ty == OperationType::Mutation),
+    }
+}
+
+/// A whole GraphQL request refused before it ran: a GraphQL-shaped body with the error's
+/// code, and the HTTP status of [`status_of`].
+fn graphql_error(error: &ApiError) -> HttpResponse {
+    let status = status_of(error);
+    let mut response = HttpResponse::build(status);
+    if status == StatusCode::UNAUTHORIZED {
+        response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    response.json(json!({
+        "data": null,
+        "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }],
+    }))
 }
 
 /// Gives errors raised by async-graphql itself (syntax, unknown fields, bad variables, the
@@ -65,12 +226,43 @@ fn coded(error: &mut async_graphql::ServerError) {
     }
 }
 
+/// Subscriptions: the token may come in the `connection_init` payload
+/// (`{"Authorization": "Bearer <token>"}`) as browsers cannot set headers on a WebSocket;
+/// otherwise the upgrade request's caller counts. A caller without a role is refused there.
 async fn graphql_subscription(
     schema: Data<GridMapSchema>,
+    state: Data<AppState>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
-    GraphQLSubscription::new(Schema::clone(&schema)).start(&request, payload)
+    let upgrade_caller = caller(&request);
+    let state = state.into_inner();
+    GraphQLSubscription::new(Schema::clone(&schema))
+        .on_connection_init(move |init| async move {
+            let header = ["Authorization", "authorization"]
+                .iter()
+                .find_map(|key| init.get(*key).and_then(serde_json::Value::as_str));
+            let caller = match header {
+                None => upgrade_caller,
+                Some(header) => {
+                    let token = bearer(header).ok_or_else(|| {
+                        ApiError::Unauthenticated(
+                            "Authorization must read Bearer <token>".to_owned(),
+                        )
+                        .extend()
+                    })?;
+                    let holder = tokens::authenticate(&state, token)
+                        .await
+                        .map_err(|e| e.extend())?;
+                    Caller::Token(holder)
+                }
+            };
+            caller.require(Role::Viewer).map_err(|e| e.extend())?;
+            let mut data = async_graphql::Data::default();
+            data.insert(caller);
+            Ok(data)
+        })
+        .start(&request, payload)
 }
 
 async fn graphiql() -> HttpResponse {
@@ -196,6 +388,9 @@ pub fn status_of(error: &ApiError) -> StatusCode {
         "NOT_FOUND" => StatusCode::NOT_FOUND,
         "CONFLICT" => StatusCode::CONFLICT,
         "LIMIT_EXCEEDED" => StatusCode::PAYLOAD_TOO_LARGE,
+        "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
+        "FORBIDDEN" => StatusCode::FORBIDDEN,
+        "TIMEOUT" => StatusCode::GATEWAY_TIMEOUT,
         "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -4,6 +4,7 @@
 //! `main.rs` only calls [`cli::run`]; tests build the same server with [`serve`] or the same
 //! routes with [`http::configure`].
 
+pub mod access;
 pub mod bench;
 pub mod catalog;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ogc;
+pub mod replicas;
 pub mod service;
 pub mod state;
 pub mod tiles;
@@ -36,12 +38,16 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         .await
         .map_err(std::io::Error::other)?;
     let state = Arc::new(AppState::new(db));
-    let schema = graphql::build_schema(Arc::clone(&state));
+    let schema = graphql::build_schema(Arc::clone(&state), config.limits);
     let app_state = Data::from(Arc::clone(&state));
+    let (limits, anonymous) = (config.limits, config.anonymous);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(Data::new(schema.clone()))
             .app_data(app_state.clone())
+            .app_data(Data::new(limits))
+            .app_data(Data::new(anonymous))
+            .wrap(actix_web::middleware::from_fn(http::authenticate))
             .configure(http::configure)
     })
     .bind(&config.addr)?;
@@ -50,24 +56,30 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     }
     let loader_state = Arc::clone(&state);
     tokio::spawn(async move {
-        if let Err(error) = load(&loader_state, config.demo_when_empty).await {
-            tracing::error!(%error, ?error, "could not load the index; stopping");
-            std::process::exit(1);
+        match load(&loader_state, config.demo_when_empty).await {
+            // Other servers (or the command line) may write to the same database.
+            Ok(versions) => replicas::follow(loader_state, versions).await,
+            Err(error) => {
+                tracing::error!(%error, ?error, "could not load the index; stopping");
+                std::process::exit(1);
+            }
         }
     });
     server.run().await
 }
 
 /// Makes sure the default grid system exists, loads the demo city into an empty database if
-/// asked to, and swaps in the catalog.
-pub async fn load(state: &AppState, demo_when_empty: bool) -> ApiResult<()> {
+/// asked to, and swaps in the catalog. Returns the grid systems' versions read just before
+/// the catalog was, for [`replicas::follow`].
+pub async fn load(state: &AppState, demo_when_empty: bool) -> ApiResult<replicas::Versions> {
     service::systems::ensure_default_system(&state.db).await?;
     if demo_when_empty && service::demo::is_empty(&state.db).await? {
         service::demo::load_demo(&state.db, geodata::demo::DemoSize::Default).await?;
     }
+    let versions = replicas::read_versions(&state.db).await?;
     let started = std::time::Instant::now();
     let catalog = Catalog::load(&state.db).await?;
     tracing::info!(elapsed = ?started.elapsed(), "index loaded");
     state.set_catalog(catalog);
-    Ok(())
+    Ok(versions)
 }

@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::catalog::Catalog;
 use crate::error::{ApiError, ApiResult};
+use crate::service::tokens::TokenCache;
 
 /// Changes a slow subscriber may fall behind by before it skips to the newest.
 const CHANGES_BUFFER: usize = 64;
@@ -24,6 +25,8 @@ pub struct AppState {
     changes: tokio::sync::broadcast::Sender<grid_system::Model>,
     /// Encoded vector tiles of the current catalog (emptied when it is swapped).
     pub tiles: crate::tiles::TileCache,
+    /// Bearer tokens recently found valid.
+    pub tokens: TokenCache,
 }
 
 impl AppState {
@@ -36,6 +39,7 @@ impl AppState {
             writer: tokio::sync::Mutex::new(()),
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
             tiles: crate::tiles::TileCache::default(),
+            tokens: TokenCache::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use api::service::audit::Actor;
 use api::service::households::{add_household, move_household, remove_household, NewHousehold};
 use api::service::import::import_units;
 use api::state::AppState;
@@ -41,7 +42,7 @@ async fn hierarchy() -> (AppState, std::path::PathBuf) {
         (json!({"name": "W", "code": "C1"}), rect(0.0, 0.0, 1.0, 1.0)),
         (json!({"name": "E", "code": "C2"}), rect(1.0, 0.0, 2.0, 1.0)),
     ]);
-    import_units(&state, Level::Community, communities, None)
+    import_units(&state, Level::Community, communities, None, &Actor::cli())
         .await
         .expect("communities");
     let grids = collection(
@@ -50,7 +51,7 @@ async fn hierarchy() -> (AppState, std::path::PathBuf) {
             .map(|x| (json!({"name": "g"}), rect(*x, 0.0, x + 0.5, 1.0)))
             .collect(),
     );
-    import_units(&state, Level::Grid, grids, None)
+    import_units(&state, Level::Grid, grids, None, &Actor::cli())
         .await
         .expect("grids");
     (state, dir)
@@ -95,16 +96,20 @@ async fn apply(state: &AppState, changes: &[Change]) -> usize {
                     persons: *persons,
                     building: None,
                 };
-                add_household(state, new).await.expect("add");
+                add_household(state, new, &Actor::cli()).await.expect("add");
                 ids.push(id);
             }
             Change::Move { which, lon, lat } if !ids.is_empty() => {
                 let id = &ids[which % ids.len()];
-                move_household(state, id, *lon, *lat).await.expect("move");
+                move_household(state, id, *lon, *lat, &Actor::cli())
+                    .await
+                    .expect("move");
             }
             Change::Remove { which } if !ids.is_empty() => {
                 let id = ids.remove(which % ids.len());
-                remove_household(state, &id).await.expect("remove");
+                remove_household(state, &id, &Actor::cli())
+                    .await
+                    .expect("remove");
             }
             _ => {}
         }

@@ -5,6 +5,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_tables;
 mod m20261122_000002_create_plans;
+mod m20261122_000003_create_access;
+mod m20261122_000003_create_history;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_tables::Migration),
             Box::new(m20261122_000002_create_plans::Migration),
+            Box::new(m20261122_000003_create_access::Migration),
+            Box::new(m20261122_000003_create_history::Migration),
         ]
     }
 }

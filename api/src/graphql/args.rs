@@ -3,7 +3,7 @@
 
 use async_graphql::ID;
 
-use crate::config::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::config::{Limits, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::error::{ApiError, ApiResult};
 
 /// A numeric id argument.
@@ -60,4 +60,24 @@ pub fn json_document(value: serde_json::Value, argument: &str) -> ApiResult<serd
 /// A `[minLon, minLat, maxLon, maxLat]` box in `crs`, as a WGS84 box.
 pub fn bbox(values: &[f64], crs: geodata::crs::Crs) -> ApiResult<geo::Rect<f64>> {
     crate::service::checked_bbox(values, crs)
+}
+
+/// The server's limits (the defaults when the schema was built without them).
+pub fn limits<'a>(ctx: &async_graphql::Context<'a>) -> Limits {
+    ctx.data_opt::<Limits>().copied().unwrap_or_default()
+}
+
+/// `LIMIT_EXCEEDED` when a FeatureCollection holds more than `max` features.
+pub fn feature_count_within(collection: &serde_json::Value, max: usize) -> ApiResult<()> {
+    let count = collection
+        .get("features")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len);
+    if count > max {
+        return Err(ApiError::LimitExceeded(format!(
+            "featureCollection: {count} features is over the import limit of {max} a request; \
+             split the collection, or use the command line for bulk loads"
+        )));
+    }
+    Ok(())
 }

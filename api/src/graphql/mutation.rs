@@ -6,6 +6,9 @@ use serde_json::Value;
 use super::args;
 use super::plans::RebalancePlanNode;
 use super::types::{state, GridSystemNode, HouseholdNode, ImportResult, LevelValue, UnitNode};
+use crate::access::{caller_of, Needs, Role};
+use crate::service::audit::{self, Change};
+use crate::service::history::rollback;
 use crate::service::households::{add_household, move_household, remove_household, NewHousehold};
 use crate::service::import::{import_households, import_units, ImportOutcome};
 use crate::service::rebalance::{apply_rebalance_plan, plan_rebalance, RebalanceRequest};
@@ -22,6 +25,7 @@ impl MutationRoot {
     /// `parentCode` (optional: found by containment when absent), `kind` (GENERAL or
     /// DEDICATED, grids only). Grids go to `system` (default: the default grid system).
     /// All or nothing: any fault refuses the whole collection.
+    #[graphql(guard = "Needs(Role::Planner)")]
     async fn import_units(
         &self,
         ctx: &Context<'_>,
@@ -32,15 +36,23 @@ impl MutationRoot {
         let state = state(ctx).extend()?;
         let system = args::parse_optional_id(system.as_ref(), "system").extend()?;
         let collection = args::json_document(feature_collection.0, "featureCollection").extend()?;
-        let outcome = import_units(state, level.into(), collection, system)
-            .await
-            .extend()?;
+        args::feature_count_within(&collection, args::limits(ctx).import_features).extend()?;
+        let outcome = import_units(
+            state,
+            level.into(),
+            collection,
+            system,
+            &caller_of(ctx).actor(),
+        )
+        .await
+        .extend()?;
         Ok(result(outcome))
     }
 
     /// Imports a GeoJSON FeatureCollection of household points: `id` (feature id or
     /// property, unique), `persons` (default 1), `building` (optional key). Each is assigned
     /// to its deepest unit and counted along its chain. All or nothing.
+    #[graphql(guard = "Needs(Role::Planner)")]
     async fn import_households(
         &self,
         ctx: &Context<'_>,
@@ -48,12 +60,16 @@ impl MutationRoot {
     ) -> async_graphql::Result<ImportResult> {
         let state = state(ctx).extend()?;
         let collection = args::json_document(feature_collection.0, "featureCollection").extend()?;
-        let outcome = import_households(state, &collection).await.extend()?;
+        args::feature_count_within(&collection, args::limits(ctx).import_features).extend()?;
+        let outcome = import_households(state, &collection, &caller_of(ctx).actor())
+            .await
+            .extend()?;
         Ok(result(outcome))
     }
 
     /// Adds one household at a point; it is assigned to its deepest unit and counted along its
     /// chain in every grid system.
+    #[graphql(guard = "Needs(Role::Planner)")]
     async fn add_household(
         &self,
         ctx: &Context<'_>,
@@ -71,10 +87,15 @@ impl MutationRoot {
             persons,
             building,
         };
-        Ok(HouseholdNode(add_household(state, new).await.extend()?))
+        Ok(HouseholdNode(
+            add_household(state, new, &caller_of(ctx).actor())
+                .await
+                .extend()?,
+        ))
     }
 
     /// Moves one household; counts leave its old chain and join its new one.
+    #[graphql(guard = "Needs(Role::Planner)")]
     async fn move_household(
         &self,
         ctx: &Context<'_>,
@@ -84,22 +105,30 @@ impl MutationRoot {
     ) -> async_graphql::Result<HouseholdNode> {
         let state = state(ctx).extend()?;
         Ok(HouseholdNode(
-            move_household(state, &id, lon, lat).await.extend()?,
+            move_household(state, &id, lon, lat, &caller_of(ctx).actor())
+                .await
+                .extend()?,
         ))
     }
 
     /// Removes one household and uncounts it; answers the household as it was.
+    #[graphql(guard = "Needs(Role::Planner)")]
     async fn remove_household(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<HouseholdNode> {
         let state = state(ctx).extend()?;
-        Ok(HouseholdNode(remove_household(state, &id).await.extend()?))
+        Ok(HouseholdNode(
+            remove_household(state, &id, &caller_of(ctx).actor())
+                .await
+                .extend()?,
+        ))
     }
 
     /// Locks a grid against redrawing (or unlocks it): rebalance plans keep a locked grid's
     /// geometry and code. A new version of the grid system.
+    #[graphql(guard = "Needs(Role::Planner)")]
     async fn set_unit_locked(
         &self,
         ctx: &Context<'_>,
@@ -108,7 +137,11 @@ impl MutationRoot {
     ) -> async_graphql::Result<UnitNode> {
         let state = state(ctx).extend()?;
         let id = args::parse_id(&id, "id").extend()?;
-        Ok(UnitNode(set_unit_locked(state, id, locked).await.extend()?))
+        Ok(UnitNode(
+            set_unit_locked(state, id, locked, &caller_of(ctx).actor())
+                .await
+                .extend()?,
+        ))
     }
 
     /// Plans a rebalance of the grids in every community under `scopeId` (a city, district,
@@ -117,6 +150,7 @@ impl MutationRoot {
     /// (read it back with `rebalancePlan`, preview it at `GET /geojson/plans/{id}`) and nothing
     /// live changes.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(guard = "Needs(Role::Planner)")]
     async fn plan_rebalance(
         &self,
         ctx: &Context<'_>,
@@ -141,12 +175,48 @@ impl MutationRoot {
         let plan = plan_rebalance(state, scope_id, system, request, |_, _| {})
             .await
             .extend()?;
+        let change = Change::new("planRebalance", format!("plan {} drawn", plan.row.id)).on_system(
+            plan.row.system_id,
+            plan.row.base_version,
+            plan.row.base_version,
+        );
+        audit::record(&state.db, &caller_of(ctx).actor(), change)
+            .await
+            .extend()?;
         Ok(RebalancePlanNode(plan))
+    }
+
+    /// Restores the grids and micro-grids of a grid system as they were at `toVersion`
+    /// (geometry, codes, locks, and the households' assignment by them), as a new version.
+    /// With `expectedVersion`, a stale version answers `CONFLICT` and nothing is written.
+    #[graphql(guard = "Needs(Role::Planner)")]
+    async fn rollback(
+        &self,
+        ctx: &Context<'_>,
+        system: ID,
+        to_version: i32,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<GridSystemNode> {
+        let state = state(ctx).extend()?;
+        let system = args::parse_id(&system, "system").extend()?;
+        let system = rollback(state, system, to_version, expected_version)
+            .await
+            .extend()?;
+        let change = Change::new("rollback", format!("back to version {to_version}")).on_system(
+            system.id,
+            system.version - 1,
+            system.version,
+        );
+        audit::record(&state.db, &caller_of(ctx).actor(), change)
+            .await
+            .extend()?;
+        Ok(GridSystemNode(system))
     }
 
     /// Applies a stored rebalance plan atomically: the grid system must still be at
     /// `expectedVersion`, the version the plan was drawn on (`CONFLICT` otherwise, nothing
     /// written). Answers the grid system with its new version.
+    #[graphql(guard = "Needs(Role::Planner)")]
     async fn apply_rebalance_plan(
         &self,
         ctx: &Context<'_>,
@@ -156,6 +226,11 @@ impl MutationRoot {
         let state = state(ctx).extend()?;
         let plan_id = args::parse_id(&plan_id, "planId").extend()?;
         let system = apply_rebalance_plan(state, plan_id, expected_version)
+            .await
+            .extend()?;
+        let change = Change::new("applyRebalancePlan", format!("plan {plan_id} applied"))
+            .on_system(system.id, expected_version, system.version);
+        audit::record(&state.db, &caller_of(ctx).actor(), change)
             .await
             .extend()?;
         Ok(GridSystemNode(system))

@@ -8,6 +8,7 @@ use super::types::{
     connection, load_units, state, unit_connection, CrsValue, GridSystemNode, HouseholdConnection,
     HouseholdNode, LevelValue, UnitConnection, UnitNode,
 };
+use crate::access::{Needs, Role};
 use crate::error::ApiError;
 use crate::service::households::page_households;
 use crate::service::rebalance::find_plan;
@@ -98,6 +99,7 @@ impl QueryRoot {
     }
 
     /// The households inside a unit of any level, by id, up to 1,000 a page.
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn households(
         &self,
         ctx: &Context<'_>,

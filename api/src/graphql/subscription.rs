@@ -7,6 +7,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::args;
 use super::types::{state, GridSystemNode};
+use crate::access::{Needs, Role};
 
 /// The root of subscriptions.
 #[derive(Debug, Default)]
@@ -16,6 +17,7 @@ pub struct SubscriptionRoot;
 impl SubscriptionRoot {
     /// A grid system, each time a committed change gives it a new version (an import; later
     /// an applied plan), so that maps can reload what they show. `system` narrows to one.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn grid_system_changed(
         &self,
         ctx: &Context<'_>,

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::args;
 use super::loader::UnitLoader;
+use crate::access::{Needs, Role};
 use crate::catalog::{Catalog, SHARED_LEVELS};
 use crate::error::{ApiError, ApiResult};
 use crate::service::units::{page_units, Page, UnitFilter};
@@ -297,7 +298,8 @@ impl UnitNode {
     }
 }
 
-/// A dwelling or business.
+/// A dwelling or business. Its position, persons and building are personal data: admins
+/// only (planners who add, move or remove one see its id and unit).
 #[derive(Clone, Debug)]
 pub struct HouseholdNode(pub household::Model);
 
@@ -307,19 +309,23 @@ impl HouseholdNode {
         ID(self.0.id.clone())
     }
 
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn lon(&self) -> f64 {
         self.0.lon
     }
 
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn lat(&self) -> f64 {
         self.0.lat
     }
 
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn persons(&self) -> i32 {
         self.0.persons
     }
 
     /// The building key households share.
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn building(&self) -> Option<&str> {
         self.0.building.as_deref()
     }
@@ -360,6 +366,72 @@ impl GridSystemNode {
     /// Whether `locate` and the other queries use this system when none is named.
     async fn is_default(&self) -> bool {
         self.0.is_default
+    }
+
+    /// Every version on record, oldest first: when it was made and by what. `rollback`
+    /// restores any of them.
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GridSystemVersion>> {
+        let state = state(ctx).extend()?;
+        let versions = crate::service::history::versions(&state.db, self.0.id)
+            .await
+            .extend()?;
+        Ok(versions
+            .into_iter()
+            .map(|v| GridSystemVersion {
+                version: v.version,
+                at: rfc3339(v.at),
+                action: v.action,
+            })
+            .collect())
+    }
+}
+
+/// One version of a grid system.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct GridSystemVersion {
+    pub version: i32,
+    /// When it was made (RFC 3339, UTC).
+    pub at: String,
+    /// What made it: `importUnits GRID`, `applyRebalancePlan 7`, `rollback to 3`, ...
+    pub action: String,
+}
+
+/// Unix seconds as RFC 3339 UTC (`2026-11-22T04:30:00Z`), by the civil-from-days algorithm
+/// (H. Hinnant), to spare a date crate for one format.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    let (days, seconds) = (
+        unix_seconds.div_euclid(86_400),
+        unix_seconds.rem_euclid(86_400),
+    );
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3_600,
+        seconds % 3_600 / 60,
+        seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_321_845), "2026-11-22T04:30:45Z");
     }
 }
 

@@ -14,9 +14,10 @@ use sea_orm::TransactionTrait;
 
 use crate::catalog::Catalog;
 use crate::error::{ApiError, ApiResult};
-use crate::service::checked_point;
+use crate::service::audit::{self, Actor, Change};
 use crate::service::counts::add_along_chain;
 use crate::service::writes::{self, CountDeltas};
+use crate::service::{checked_point, systems};
 use crate::state::AppState;
 
 /// Rows read, checked and written at a time.
@@ -40,6 +41,7 @@ pub async fn import_households_csv(
     state: &AppState,
     input: impl Read,
     progress: impl Fn(u64),
+    actor: &Actor,
 ) -> ApiResult<BulkOutcome> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -76,6 +78,13 @@ pub async fn import_households_csv(
         }
     }
     writes::apply_count_deltas(&txn, &deltas).await?;
+    let system = systems::resolve_system(&txn, Some(catalog.default_system)).await?;
+    let change = Change::new(
+        "importHouseholds",
+        format!("{} households imported from CSV", outcome.households),
+    )
+    .on_system(system.id, system.version, system.version);
+    audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     Ok(outcome)
 }

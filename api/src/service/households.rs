@@ -10,10 +10,11 @@ use sea_orm::{
 };
 
 use crate::error::{ApiError, ApiResult};
-use crate::service::checked_point;
+use crate::service::audit::{self, Actor, Change};
 use crate::service::counts::count_household;
 use crate::service::units::Page;
 use crate::service::writes::{self, CountDeltas};
+use crate::service::{checked_point, systems};
 use crate::state::AppState;
 
 /// A household to add.
@@ -30,7 +31,11 @@ pub struct NewHousehold {
 ///
 /// # Errors
 /// `INVALID_INPUT` for a bad position or id, `CONFLICT` when the id exists.
-pub async fn add_household(state: &AppState, new: NewHousehold) -> ApiResult<household::Model> {
+pub async fn add_household(
+    state: &AppState,
+    new: NewHousehold,
+    actor: &Actor,
+) -> ApiResult<household::Model> {
     let point = checked_point(new.lon, new.lat)?;
     if new.id.trim().is_empty() {
         return Err(ApiError::invalid("id: a household needs a non-empty id"));
@@ -69,6 +74,8 @@ pub async fn add_household(state: &AppState, new: NewHousehold) -> ApiResult<hou
     .insert(&txn)
     .await?;
     writes::apply_count_deltas(&txn, &deltas).await?;
+    let details = format!("household {:?} added", row.id);
+    audit_household(&txn, &catalog, actor, "addHousehold", details).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -82,6 +89,7 @@ pub async fn move_household(
     id: &str,
     lon: f64,
     lat: f64,
+    actor: &Actor,
 ) -> ApiResult<household::Model> {
     let point = checked_point(lon, lat)?;
     let _writer = state.writer.lock().await;
@@ -106,6 +114,8 @@ pub async fn move_household(
     active.unit_id = Set(unit);
     let row = active.update(&txn).await?;
     writes::apply_count_deltas(&txn, &deltas).await?;
+    let details = format!("household {:?} moved", row.id);
+    audit_household(&txn, &catalog, actor, "moveHousehold", details).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -114,7 +124,11 @@ pub async fn move_household(
 ///
 /// # Errors
 /// `NOT_FOUND` for an unknown id.
-pub async fn remove_household(state: &AppState, id: &str) -> ApiResult<household::Model> {
+pub async fn remove_household(
+    state: &AppState,
+    id: &str,
+    actor: &Actor,
+) -> ApiResult<household::Model> {
     let _writer = state.writer.lock().await;
     let catalog = state.catalog()?;
     let row = find(state, id).await?;
@@ -131,8 +145,24 @@ pub async fn remove_household(state: &AppState, id: &str) -> ApiResult<household
     let txn = state.db.begin().await?;
     row.clone().delete(&txn).await?;
     writes::apply_count_deltas(&txn, &deltas).await?;
+    let details = format!("household {:?} removed", row.id);
+    audit_household(&txn, &catalog, actor, "removeHousehold", details).await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// Records a household change against the default grid system, whose version households do
+/// not change.
+async fn audit_household(
+    txn: &impl ConnectionTrait,
+    catalog: &crate::catalog::Catalog,
+    actor: &Actor,
+    action: &'static str,
+    details: String,
+) -> ApiResult<()> {
+    let system = systems::resolve_system(txn, Some(catalog.default_system)).await?;
+    let change = Change::new(action, details).on_system(system.id, system.version, system.version);
+    audit::record(txn, actor, change).await
 }
 
 async fn find(state: &AppState, id: &str) -> ApiResult<household::Model> {

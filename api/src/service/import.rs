@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, StoredUnit, SHARED_LEVELS};
 use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{self, Actor, Change};
 use crate::service::counts::add_along_chain;
+use crate::service::history::{self, GridChange};
 use crate::service::writes::{self, CountDeltas, CounterKey};
 use crate::service::{off_the_runtime, systems};
 use crate::state::AppState;
@@ -48,6 +50,7 @@ pub async fn import_units(
     level: Level,
     collection: Value,
     system: Option<i64>,
+    actor: &Actor,
 ) -> ApiResult<ImportOutcome> {
     let features = off_the_runtime(move || geodata::parse_units(&collection)).await??;
     let _writer = state.writer.lock().await;
@@ -88,9 +91,19 @@ pub async fn import_units(
         .collect();
     writes::insert_units(&txn, &rows).await?;
     writes::raise_code_counters(&txn, &counters).await?;
+    let change = GridChange {
+        opened: if level.is_grid() {
+            new_units.iter().map(|u| (u, false)).collect()
+        } else {
+            Vec::new()
+        },
+        closed: Vec::new(),
+    };
+    let action = format!("importUnits {level}");
+    let system = history::new_version(&txn, counted_system, &action, change).await?;
 
     let changed_area = envelope_of(&new_units);
-    let unit_ids = new_units.iter().map(|u| u.id).collect();
+    let unit_ids: Vec<UnitId> = new_units.iter().map(|u| u.id).collect();
     let mut stored = catalog.stored_units();
     stored.extend(new_units.into_iter().map(|unit| StoredUnit {
         system_id: scope,
@@ -105,7 +118,15 @@ pub async fn import_units(
         Some(area) => reassign(&txn, &catalog, &next, counted_system, area).await?,
         None => 0,
     };
-    let system = systems::bump_version(&txn, counted_system).await?;
+    let change = Change::new(
+        "importUnits",
+        format!(
+            "{} {level} units imported; {reassigned} households reassigned",
+            unit_ids.len()
+        ),
+    )
+    .on_system(system.id, system.version - 1, system.version);
+    audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     state.set_catalog(next);
     state.announce(system.clone());
@@ -124,7 +145,11 @@ pub async fn import_units(
 /// # Errors
 /// `INVALID_GEOMETRY`/`INVALID_INPUT` with the feature at fault; `CONFLICT` when a household id
 /// exists already. Nothing is written then.
-pub async fn import_households(state: &AppState, collection: &Value) -> ApiResult<ImportOutcome> {
+pub async fn import_households(
+    state: &AppState,
+    collection: &Value,
+    actor: &Actor,
+) -> ApiResult<ImportOutcome> {
     let households = parse_households(collection)?;
     let _writer = state.writer.lock().await;
     let catalog = state.catalog()?;
@@ -153,6 +178,12 @@ pub async fn import_households(state: &AppState, collection: &Value) -> ApiResul
     }
     writes::apply_count_deltas(&txn, &deltas).await?;
     let system = systems::resolve_system(&txn, Some(catalog.default_system)).await?;
+    let change = Change::new(
+        "importHouseholds",
+        format!("{} households imported", households.len()),
+    )
+    .on_system(system.id, system.version, system.version);
+    audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     Ok(ImportOutcome {
         unit_ids: Vec::new(),

@@ -1,14 +1,17 @@
 //! Business logic behind the resolvers and the command line: functions taking the connection
 //! (or the state) first, so that a whole change runs inside one transaction.
 
+pub mod audit;
 pub mod bulk;
 pub mod counts;
 pub mod demo;
 pub mod export;
+pub mod history;
 pub mod households;
 pub mod import;
 pub mod rebalance;
 pub mod systems;
+pub mod tokens;
 pub mod units;
 pub mod writes;
 
@@ -53,4 +56,12 @@ pub async fn off_the_runtime<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| ApiError::Internal(format!("background work failed: {e}")))
+}
+
+/// Seconds since the Unix epoch, as stored in `created_at`/`at` columns.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

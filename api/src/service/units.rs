@@ -159,6 +159,7 @@ pub async fn set_unit_locked(
     state: &crate::state::AppState,
     id: UnitId,
     locked: bool,
+    actor: &crate::service::audit::Actor,
 ) -> ApiResult<unit::Model> {
     use sea_orm::{ActiveModelTrait, IntoActiveModel, Set, TransactionTrait};
     let _writer = state.writer.lock().await;
@@ -179,7 +180,28 @@ pub async fn set_unit_locked(
     let mut active = row.into_active_model();
     active.locked = Set(locked);
     let row = active.update(&txn).await?;
-    let system = crate::service::systems::bump_version(&txn, row.system_id).await?;
+    let unit = crate::catalog::stored_unit(row.clone())?.unit;
+    let change = crate::service::history::GridChange {
+        opened: vec![(&unit, locked)],
+        closed: vec![id],
+    };
+    let action = if locked {
+        "setUnitLocked"
+    } else {
+        "setUnitLocked false"
+    };
+    let system = crate::service::history::new_version(&txn, row.system_id, action, change).await?;
+    let details = format!(
+        "grid {} {}",
+        row.code,
+        if locked { "locked" } else { "unlocked" }
+    );
+    let change = crate::service::audit::Change::new("setUnitLocked", details).on_system(
+        system.id,
+        system.version - 1,
+        system.version,
+    );
+    crate::service::audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     state.announce(system);
     Ok(row)

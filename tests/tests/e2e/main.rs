@@ -3,16 +3,20 @@
 //! `GRIDMAP_TEST_POSTGRES_URL` is set) and talks to it over HTTP only.
 
 mod fixtures;
+mod nodes;
 mod server;
 
+mod access;
 mod cli;
 mod crs;
 mod demo;
+mod faults;
 mod households;
 mod import_errors;
 mod import_locate_export;
 mod ogc;
 mod rebalance;
+mod replicas;
 mod subscription;
 mod tidy;
 mod tiles;

@@ -1,4 +1,6 @@
-//! Starting the real binary and talking to it.
+//! Starting the real binary and talking to it. Every server gets an admin token (made with
+//! `gridmap token create` before it starts) that the helpers send unless told otherwise
+//! ([`Auth`]).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -37,8 +39,23 @@ impl Backend {
 pub struct Server {
     child: Child,
     pub base: String,
+    /// The database the server uses, for the command line.
+    pub database_url: String,
+    /// The admin token the helpers send by default.
+    pub admin_token: String,
     scratch: PathBuf,
     postgres: Option<(String, String)>,
+}
+
+/// Whose credentials a request carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    /// The server's admin token.
+    Admin,
+    /// No `Authorization` header.
+    Anonymous,
+    /// `Authorization: Bearer <this>`.
+    Bearer(&'a str),
 }
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -89,6 +106,11 @@ impl Server {
     /// Starts `gridmap serve --addr 127.0.0.1:0` on a new database and waits for
     /// `/healthz`. With `demo`, the demo city is loaded; otherwise the database starts empty.
     pub fn start(backend: Backend, demo: bool) -> Server {
+        Server::start_with(backend, demo, &[])
+    }
+
+    /// [`Server::start`] with more `gridmap serve` flags (limits, the anonymous setting).
+    pub fn start_with(backend: Backend, demo: bool, flags: &[&str]) -> Server {
         let scratch = std::env::temp_dir().join(unique_name());
         std::fs::create_dir_all(&scratch).expect("scratch directory");
         let (database_url, postgres) = match backend {
@@ -103,6 +125,7 @@ impl Server {
                 (format!("{base}/{name}"), Some((url.clone(), name)))
             }
         };
+        let admin_token = create_token(&database_url, "admin");
         let mut command = Command::new(binary());
         command
             .args([
@@ -113,6 +136,7 @@ impl Server {
                 &database_url,
             ])
             .current_dir(&scratch)
+            .args(flags)
             .env("GRIDMAP_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -131,6 +155,8 @@ impl Server {
         let server = Server {
             child,
             base,
+            database_url,
+            admin_token,
             scratch,
             postgres,
         };
@@ -155,13 +181,43 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// Posts a GraphQL request and returns the whole response body.
+    /// Posts a GraphQL request as the admin and returns the whole response body.
     pub fn graphql(&self, query: &str, variables: Value) -> Value {
-        let response = ureq::post(&self.url("/graphql"))
-            .send_json(json!({ "query": query, "variables": variables }))
-            .unwrap_or_else(|e| panic!("POST /graphql failed: {e}"));
-        assert_eq!(response.status(), 200);
-        response.into_json().expect("GraphQL answers JSON")
+        let (status, body) = self.graphql_as(Auth::Admin, query, variables);
+        assert_eq!(status, 200, "{body:#}");
+        body
+    }
+
+    /// Posts a GraphQL request with `auth`'s credentials: the status and the body.
+    pub fn graphql_as(&self, auth: Auth, query: &str, variables: Value) -> (u16, Value) {
+        let request = self.authorized(ureq::post(&self.url("/graphql")), auth);
+        let response = match request.send_json(json!({ "query": query, "variables": variables })) {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(e) => panic!("POST /graphql failed: {e}"),
+        };
+        let status = response.status();
+        (status, response.into_json().expect("GraphQL answers JSON"))
+    }
+
+    /// Creates a token with `role` through GraphQL, as the admin.
+    pub fn token(&self, role: &str) -> String {
+        let data = self.query(
+            "mutation($role: Role!) { createToken(role: $role, name: \"test\") { token } }",
+            json!({"role": role.to_uppercase()}),
+        );
+        data["createToken"]["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
+    }
+
+    fn authorized(&self, request: ureq::Request, auth: Auth) -> ureq::Request {
+        match auth {
+            Auth::Admin => request.set("Authorization", &format!("Bearer {}", self.admin_token)),
+            Auth::Anonymous => request,
+            Auth::Bearer(token) => request.set("Authorization", &format!("Bearer {token}")),
+        }
     }
 
     /// Posts a GraphQL request that must succeed, returning `data`.
@@ -171,9 +227,14 @@ impl Server {
         body["data"].clone()
     }
 
-    /// Gets a path: status, content type and body text.
+    /// Gets a path as the admin: status, content type and body text.
     pub fn get(&self, path: &str) -> (u16, String, String) {
-        let response = match ureq::get(&self.url(path)).call() {
+        self.get_as(Auth::Admin, path)
+    }
+
+    /// Gets a path with `auth`'s credentials: status, content type and body text.
+    pub fn get_as(&self, auth: Auth, path: &str) -> (u16, String, String) {
+        let response = match self.authorized(ureq::get(&self.url(path)), auth).call() {
             Ok(response) => response,
             Err(ureq::Error::Status(_, response)) => response,
             Err(e) => panic!("GET {path} failed: {e}"),
@@ -197,6 +258,33 @@ impl Drop for Server {
             psql(url, &format!("DROP DATABASE IF EXISTS {name}"));
         }
     }
+}
+
+/// Runs `gridmap token create --role <role>` on a database and returns the last word it
+/// printed: the token.
+pub fn create_token(database_url: &str, role: &str) -> String {
+    let output = Command::new(binary())
+        .args([
+            "token",
+            "create",
+            "--role",
+            role,
+            "--database-url",
+            database_url,
+        ])
+        .env("GRIDMAP_LOG", "warn")
+        .output()
+        .expect("gridmap token create runs");
+    assert!(
+        output.status.success(),
+        "gridmap token create failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .last()
+        .expect("a token as the last word")
+        .to_owned()
 }
 
 fn psql(url: &str, sql: &str) {
