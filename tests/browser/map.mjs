@@ -1,11 +1,11 @@
 // Drives GridMap's web map (GET /map) in Debian's headless chromium through playwright-core.
 // Run by tests/tests/e2e/webmap.rs against a server with the demo city:
 //
-//   node map.mjs http://127.0.0.1:PORT screenshots/
+//   node map.mjs http://127.0.0.1:PORT screenshots/ PLAN_ID
 //
 // Checks that the page draws the grids, that a click on a grid shows its chain, that the layer
-// switch hides and shows levels, and that a plan preview draws proposed grids (from an
-// intercepted /geojson/plans answer) or says plainly that the plan could not be loaded. Saves
+// switch hides and shows levels, and that a plan preview draws the proposed grids of plan
+// PLAN_ID (made by the Rust test) or says plainly when a plan cannot be loaded. Saves
 // map.png and map-plan.png, and prints one JSON line (the clicked point and the panel's chain)
 // for the Rust test to compare with GraphQL.
 
@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [base, screenshots] = process.argv.slice(2);
-if (!base || !screenshots) {
-  console.error('usage: node map.mjs BASE_URL SCREENSHOT_DIR');
+const [base, screenshots, planId] = process.argv.slice(2);
+if (!base || !screenshots || !planId) {
+  console.error('usage: node map.mjs BASE_URL SCREENSHOT_DIR PLAN_ID');
   process.exit(2);
 }
 const TIMEOUT = 20_000;
@@ -35,12 +35,12 @@ const waitRendered = (page, layer, predicate) =>
     { timeout: TIMEOUT },
   );
 
-/** A point (page pixels) well inside a rendered grid, with the grid's properties. */
-async function pointInsideAGrid(page) {
-  return page.evaluate(() => {
+/** A point (page pixels) well inside a feature drawn on `layer`, with its properties. */
+async function pointInside(page, layer) {
+  return page.evaluate((layer) => {
     const { map } = window.gridmap;
     const canvas = map.getCanvas().getBoundingClientRect();
-    const at = (x, y) => map.queryRenderedFeatures([x, y], { layers: ['GRID-fill'] })[0];
+    const at = (x, y) => map.queryRenderedFeatures([x, y], { layers: [layer] })[0];
     // Scan from the middle outwards; keep a point whose neighbours 6 px away are the same grid.
     for (let r = 0; r < Math.min(canvas.width, canvas.height) / 2; r += 15) {
       for (const [dx, dy] of [[0, 0], [r, 0], [-r, 0], [0, r], [0, -r], [r, r], [-r, -r]]) {
@@ -54,12 +54,12 @@ async function pointInsideAGrid(page) {
         });
         if (same) {
           const lngLat = map.unproject([x, y]);
-          return { x: canvas.left + x, y: canvas.top + y, lon: lngLat.lng, lat: lngLat.lat, grid: here.properties };
+          return { x: canvas.left + x, y: canvas.top + y, lon: lngLat.lng, lat: lngLat.lat, properties: here.properties };
         }
       }
     }
     return null;
-  });
+  }, layer);
 }
 
 async function openMap(context, path) {
@@ -112,7 +112,7 @@ try {
   await page.evaluate(() => window.gridmap.settled());
 
   // 3. A click inside a grid shows its chain, deepest first, grid and community included.
-  const target = await pointInsideAGrid(page);
+  const target = await pointInside(page, 'GRID-fill');
   check(target, 'some grid is drawn large enough to click');
   await page.mouse.click(target.x, target.y);
   await page.waitForSelector('#chain:not([hidden]) tbody tr', { timeout: TIMEOUT });
@@ -125,9 +125,9 @@ try {
       };
     }));
   const panel = await page.textContent('#chain');
-  check(panel.includes(target.grid.code) && panel.includes(target.grid.name),
-    `the panel names the clicked grid ${target.grid.code} ${target.grid.name}: ${panel}`);
-  check(panel.includes(target.grid.parentCode), `the panel names the grid's parent ${target.grid.parentCode}`);
+  check(panel.includes(target.properties.code) && panel.includes(target.properties.name),
+    `the panel names the clicked grid ${target.properties.code} ${target.properties.name}: ${panel}`);
+  check(panel.includes(target.properties.parentCode), `the panel names the grid's parent ${target.properties.parentCode}`);
   await page.evaluate(() => window.gridmap.settled());
   await page.screenshot({ path: join(screenshots, 'map.png') });
   check(problems.length === 0, problems.join('\n'));
@@ -139,33 +139,26 @@ try {
   check(/Could not load rebalance plan 999999999/.test(message), `the failure is explained: ${message}`);
   check((await rendered(missing.page, 'GRID-fill')) > 0, 'the current grids are still drawn');
 
-  // 5. A plan preview: proposed grids (here the current ones, relabelled) outlined by status.
-  const grids = (await (await fetch(`${base}/geojson/units?level=GRID`)).json()).features;
-  const statuses = ['kept', 'changed', 'new'];
-  const proposal = {
-    type: 'FeatureCollection',
-    features: grids.map((f, i) => ({
-      type: 'Feature',
-      geometry: f.geometry,
-      properties: {
-        code: f.properties.code, communityCode: f.properties.parentCode, level: 'GRID',
-        households: f.properties.households, persons: f.properties.persons,
-        status: statuses[i % 3], polsbyPopper: 0.5, infeasible: i % 7 === 0 ? 'UNDER_MIN_INFEASIBLE' : null,
-      },
-    })),
-  };
-  await context.route('**/geojson/plans/77', (route) =>
-    route.fulfill({ status: 200, contentType: 'application/geo+json', body: JSON.stringify(proposal) }));
-  const plan = await openMap(context, '/map?plan=77');
+  // 5. A plan preview: the proposed grids of a real plan outlined over the old ones.
+  const planned = await (await fetch(`${base}/geojson/plans/${planId}`)).json();
+  check(planned.features.length > 0, `plan ${planId} has grids`);
+  const plan = await openMap(context, `/map?plan=${planId}`);
   await plan.page.waitForSelector('#map[data-plan="loaded"]', { timeout: TIMEOUT });
-  await waitRendered(plan.page, 'plan-new', 'n > 0');
+  await plan.page.waitForFunction(() => ['kept', 'changed', 'new'].some((s) =>
+    window.gridmap.map.queryRenderedFeatures({ layers: [`plan-${s}`] }).length > 0), null, { timeout: TIMEOUT });
   const summary = await plan.page.textContent('#plan-summary');
-  check(summary.includes(`${proposal.features.length} proposed grids`), `the plan is summarised: ${summary}`);
+  check(summary.includes(`${planned.features.length} proposed grids`), `the plan is summarised: ${summary}`);
+  const proposed = await pointInside(plan.page, 'plan-hit');
+  check(proposed, 'some proposed grid is drawn large enough to click');
+  await plan.page.mouse.click(proposed.x, proposed.y);
+  await plan.page.waitForSelector('#chain:not([hidden]) tbody tr', { timeout: TIMEOUT });
+  const about = await plan.page.textContent('#proposed');
+  check(about.includes(`Proposed grid ${proposed.properties.code}`), `a click names the proposed grid: ${about}`);
   await plan.page.evaluate(() => window.gridmap.settled());
   await plan.page.screenshot({ path: join(screenshots, 'map-plan.png') });
   check(plan.problems.length === 0, plan.problems.join('\n'));
 
-  console.log(JSON.stringify({ lon: target.lon, lat: target.lat, grid: target.grid.code, gridCount, microCount, chain }));
+  console.log(JSON.stringify({ lon: target.lon, lat: target.lat, grid: target.properties.code, gridCount, microCount, chain }));
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });

@@ -5,6 +5,8 @@
 // switched on and the map is zoomed in far enough. Grids and micro-grids are coloured by
 // household load. A click asks GraphQL `locate` for the chain of units holding the point. With
 // ?plan=<id>, the proposed grids of /geojson/plans/<id> are drawn as outlines over the old ones.
+// Where anonymous clients may not read, open /map#token=<token>: every request then carries it
+// as a bearer token (a fragment never reaches the server's logs).
 //
 // For tests: window.gridmap = { map, levels, settled() }, and #map carries data-<level>-count
 // (features loaded per level), data-ready once the first view is drawn, and data-plan
@@ -36,6 +38,7 @@
   const mapEl = document.getElementById('map');
   const statusEl = document.getElementById('status');
   const planId = new URLSearchParams(location.search).get('plan');
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
 
   let system = null;
   const loaded = Object.fromEntries(LEVELS.map((l) => [l.level, new Map()])); // level -> code -> feature
@@ -150,7 +153,17 @@
     } catch (_) {
       // not JSON: the status says enough
     }
-    return `the server answered ${response.status} ${response.statusText}`.trim() + (detail ? ` (${detail})` : '');
+    const hint = response.status === 401 || response.status === 403
+      ? (token ? '; the token in the address may not read this' : '; open /map#token=<a viewer token>')
+      : '';
+    return `the server answered ${response.status} ${response.statusText}`.trim() + (detail ? ` (${detail})` : '') + hint;
+  }
+
+  /** fetch, with the bearer token from the fragment if there is one. */
+  function api(url, options = {}) {
+    const headers = { ...(options.headers || {}) };
+    if (token) headers.authorization = `Bearer ${token}`;
+    return fetch(url, { ...options, headers });
   }
 
   function track(promise) {
@@ -166,7 +179,7 @@
     const params = new URLSearchParams({ level, system });
     if (within) params.set('within', within);
     return track((async () => {
-      const response = await fetch(`/geojson/units?${params}`);
+      const response = await api(`/geojson/units?${params}`);
       if (!response.ok) {
         requested.delete(key);
         throw new Error(`${BY_LEVEL[level].label}: ${await failure(response)}`);
@@ -248,7 +261,7 @@
   /** The extent of the default system's grids, from the OGC API collection; null if unknown. */
   async function gridExtent() {
     try {
-      const response = await fetch(`/ogc/collections/grid-${system}`);
+      const response = await api(`/ogc/collections/grid-${system}`);
       if (!response.ok) return null;
       const collection = await response.json();
       const box = collection.extent.spatial.bbox[0];
@@ -267,7 +280,7 @@
     section.hidden = false;
     let collection;
     try {
-      const response = await fetch(`/geojson/plans/${encodeURIComponent(planId)}`);
+      const response = await api(`/geojson/plans/${encodeURIComponent(planId)}`);
       if (!response.ok) throw new Error(await failure(response));
       collection = await response.json();
       if (!Array.isArray(collection.features)) throw new Error('the answer is not a FeatureCollection');
@@ -316,7 +329,7 @@
     locate(lon: $lon, lat: $lat, system: $system) { code name level householdCount personCount } }`;
 
   async function locate(lon, lat) {
-    const response = await fetch('/graphql', {
+    const response = await api('/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: LOCATE, variables: { lon, lat, system } }),

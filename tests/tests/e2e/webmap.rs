@@ -1,7 +1,8 @@
 //! The built-in web map at `/map`: its page and embedded assets over HTTP, then the page itself
 //! in Debian's headless chromium (driven by `tests/browser/map.mjs` through playwright-core):
 //! it draws the demo city's grids, a click shows the grid's chain as GraphQL `locate` tells
-//! it, the layer switch works, and a plan preview draws or explains. The browser part says
+//! it, the layer switch works, a real rebalance plan is previewed over the old grids, and a
+//! missing plan is explained. The browser part says
 //! that it skipped when chromium or node is missing.
 
 use std::path::{Path, PathBuf};
@@ -51,12 +52,26 @@ fn the_map_draws_the_demo_grids_and_a_click_shows_the_chain_in_chromium() {
         return;
     };
     let server = Server::start(Backend::Sqlite, true);
+    // A rebalance plan for one street, for the preview.
+    let street = server.query(
+        "{ units(level: STREET, first: 1) { edges { node { id } } } }",
+        json!({}),
+    )["units"]["edges"][0]["node"]["id"]
+        .clone();
+    let plan = server.query(
+        "mutation($scope: ID!) { planRebalance(scopeId: $scope) { id } }",
+        json!({ "scope": street }),
+    )["planRebalance"]["id"]
+        .as_str()
+        .expect("a plan id")
+        .to_owned();
     let screenshots = browser.join("screenshots");
     std::fs::create_dir_all(&screenshots).expect("screenshot directory");
     let output = Command::new("node")
         .arg("map.mjs")
         .arg(&server.base)
         .arg(&screenshots)
+        .arg(&plan)
         .current_dir(&browser)
         .output()
         .expect("node runs");
