@@ -1,6 +1,9 @@
-//! `gridmap bench`: measures point lookup and batch assignment on a demo city and, on request,
+//! `gridmap bench`: measures point lookup and batch assignment on a demo city (rebalancing in
+//! [`rebalance`]) and, on request,
 //! writes the same data for the side-by-side scripts in `bench/` (shapely), so that every
 //! figure in BENCHMARKS.md can be reproduced with one command each.
+
+pub mod rebalance;
 
 use std::io::Write;
 use std::path::Path;

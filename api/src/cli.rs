@@ -482,6 +482,17 @@ async fn rebalance(
         s.worst_polsby_popper,
         s.infeasible.len()
     );
+    println!(
+        "  micro-grids {} -> {} ({} retired{})",
+        s.micro_grids_before,
+        s.micro_grids_after,
+        s.micro_grids_retired,
+        if request.micro_grids {
+            ""
+        } else {
+            "; --micro-grids redraws them"
+        }
+    );
     for grid in &s.infeasible {
         println!("    {} {}: {}", grid.unit_code, grid.code, grid.reason);
     }

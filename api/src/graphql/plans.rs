@@ -154,6 +154,12 @@ impl RebalancePlanNode {
         self.0.summary.micro_grids_after
     }
 
+    /// Existing micro-grids the plan retires: those of removed grids, and of changed grids
+    /// when `microGrids` is false (ask for `microGrids: true` to redraw them instead).
+    async fn micro_grids_retired(&self) -> usize {
+        self.0.summary.micro_grids_retired
+    }
+
     /// Grids the plan could not bring within bounds, and why.
     async fn infeasible(&self) -> Vec<Infeasibility> {
         self.0

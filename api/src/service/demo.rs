@@ -132,6 +132,13 @@ pub async fn load_demo(db: &DatabaseConnection, size: DemoSize) -> ApiResult<Dem
         }
     }
     writes::raise_code_counters(&txn, &counters).await?;
+    let grids: Vec<(&geodata::Unit, bool)> = city
+        .units
+        .iter()
+        .filter(|u| u.level.is_grid())
+        .map(|u| (u, false))
+        .collect();
+    crate::service::history::record_units(&txn, system.id, system.version, &grids).await?;
     txn.commit().await?;
     tracing::info!(
         units = city.units.len(),

@@ -170,7 +170,7 @@ pub async fn rollback(
     if let Some(area) = plan.area() {
         reassign(&txn, &catalog, &next, system_id, area).await?;
     }
-    writes::delete_units(&txn, &plan.deleted.iter().map(|u| u.id).collect::<Vec<_>>()).await?;
+    writes::delete_units(&txn, plan.deleted.iter().map(|u| (u.id, u.level))).await?;
     let change = GridChange {
         opened: plan
             .inserted
@@ -268,7 +268,6 @@ struct RollbackPlan {
     /// Grids before micro-grids, so parents exist first.
     inserted: Vec<(Unit, bool)>,
     restored: Vec<(Unit, bool)>,
-    /// Micro-grids before grids, so children go first.
     deleted: Vec<Unit>,
 }
 

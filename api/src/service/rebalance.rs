@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, StoredUnit};
 use crate::error::{ApiError, ApiResult};
+use crate::service::history::{self, GridChange};
 use crate::service::import::reassign;
 use crate::service::writes::{self, CounterKey};
 use crate::service::{off_the_runtime, systems};
@@ -56,7 +57,8 @@ impl Default for RebalanceRequest {
 }
 
 impl RebalanceRequest {
-    fn options(&self) -> Options {
+    /// The engine's options.
+    pub fn options(&self) -> Options {
         Options {
             grid: Bounds {
                 min: self.grid_min,
@@ -104,7 +106,11 @@ pub struct RebalanceSummary {
     pub mean_polsby_popper: f64,
     pub worst_polsby_popper: f64,
     pub micro_grids_before: usize,
+    /// Micro-grids once the plan is applied: those kept, and those drawn anew.
     pub micro_grids_after: usize,
+    /// Existing micro-grids the plan retires: those of removed grids, and of changed grids
+    /// whose micro-grids were not planned anew.
+    pub micro_grids_retired: usize,
     pub infeasible: Vec<InfeasibleGrid>,
 }
 
@@ -275,7 +281,7 @@ pub async fn apply_rebalance_plan(
     writes::raise_code_counters(&txn, &changes.counters).await?;
 
     let mut stored_units = catalog.stored_units();
-    let gone: HashSet<UnitId> = changes.retired.iter().copied().collect();
+    let gone: HashSet<UnitId> = changes.retired.iter().map(|(id, _)| *id).collect();
     let redrawn: HashMap<UnitId, &Unit> = changes.redrawn.iter().map(|u| (u.id, u)).collect();
     stored_units.retain(|s| !gone.contains(&s.unit.id));
     for stored in &mut stored_units {
@@ -296,9 +302,23 @@ pub async fn apply_rebalance_plan(
     if let Some(area) = changes.area {
         reassign(&txn, &catalog, &next, system.id, area).await?;
     }
-    // Micro-grids before their grids: a unit's parent must outlive it.
-    writes::delete_units(&txn, &changes.retired).await?;
-    let system = systems::bump_version(&txn, system.id).await?;
+    writes::delete_units(&txn, changes.retired.iter().copied()).await?;
+    let change = GridChange {
+        opened: changes
+            .inserted
+            .iter()
+            .chain(&changes.redrawn)
+            .map(|u| (u, false))
+            .collect(),
+        closed: changes
+            .redrawn
+            .iter()
+            .map(|u| u.id)
+            .chain(changes.retired.iter().map(|(id, _)| *id))
+            .collect(),
+    };
+    let action = format!("applyRebalancePlan {plan_id}");
+    let system = history::new_version(&txn, system.id, &action, change).await?;
     plan::Entity::update_many()
         .col_expr(
             plan::Column::AppliedVersion,
@@ -389,7 +409,7 @@ async fn households_within(db: &impl ConnectionTrait, scope: &Unit) -> ApiResult
 
 /// The communities of the scope, each with its grids (and their micro-grids) and the
 /// households inside it, in community code order.
-fn community_inputs(
+pub fn community_inputs(
     index: &Index,
     scope: &Unit,
     locked: &HashSet<UnitId>,
@@ -525,6 +545,7 @@ fn describe(
     let summary = &mut drawn.summary;
     let mut after_counts = Vec::new();
     let mut polsby_popper = Vec::new();
+    let mut new_micro_grids = 0;
     for (input, plan) in inputs.iter().zip(plans) {
         summary.households += input.households.len();
         summary.grids_before += input.grids.len();
@@ -536,6 +557,7 @@ fn describe(
         summary.within_bounds_before += before_within_bounds(input, options.grid);
         summary.households_moved += plan.households_moved;
         summary.grids_removed += plan.removed.len();
+        summary.micro_grids_retired += retired_micro_grids(input, &plan);
         drawn.removed.extend(&plan.removed);
         let Some(community) = index.get(input.community_id) else {
             continue;
@@ -597,7 +619,7 @@ fn describe(
                 &grid,
             ));
             if let Some(micro) = grid.micro_grids.as_ref() {
-                summary.micro_grids_after += micro.len();
+                new_micro_grids += micro.iter().filter(|m| m.kept.is_none()).count();
                 push_micro_grids(
                     &mut drawn.rows,
                     index,
@@ -613,6 +635,8 @@ fn describe(
         }
     }
     summary.grids_after = after_counts.len();
+    summary.micro_grids_after =
+        summary.micro_grids_before + new_micro_grids - summary.micro_grids_retired;
     summary.within_bounds_after = after_counts
         .iter()
         .filter(|&&n| options.grid.holds(n))
@@ -626,6 +650,30 @@ fn describe(
         summary.worst_polsby_popper = 0.0;
     }
     drawn
+}
+
+/// Existing micro-grids of a community that the plan does not keep.
+fn retired_micro_grids(input: &CommunityInput, plan: &CommunityPlan) -> usize {
+    let mut untouched_grids = HashSet::new();
+    let mut kept_micro_grids = HashSet::new();
+    for grid in &plan.grids {
+        match (grid.status, &grid.micro_grids) {
+            (GridStatus::Kept(id), None) => {
+                untouched_grids.insert(id);
+            }
+            (_, Some(micro_grids)) => {
+                kept_micro_grids.extend(micro_grids.iter().filter_map(|m| m.kept));
+            }
+            _ => {}
+        }
+    }
+    input
+        .grids
+        .iter()
+        .filter(|grid| !untouched_grids.contains(&grid.id))
+        .flat_map(|grid| &grid.micro_grids)
+        .filter(|micro| !kept_micro_grids.contains(&micro.id))
+        .count()
 }
 
 /// How many of a community's grids hold a number of households within bounds now.
@@ -815,17 +863,13 @@ async fn save_plan(
     drawn: DrawnPlan,
 ) -> ApiResult<StoredPlan> {
     let encode = |e: serde_json::Error| ApiError::Internal(format!("plan encoding: {e}"));
-    let created_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
     let txn = db.begin().await?;
     let row = plan::ActiveModel {
         kind: Set(REBALANCE.to_owned()),
         system_id: Set(system_id),
         scope_id: Set(scope_id),
         base_version: Set(base_version),
-        created_at: Set(created_at),
+        created_at: Set(super::unix_now()),
         options: Set(serde_json::to_string(&request).map_err(encode)?),
         summary: Set(serde_json::to_string(&drawn.summary).map_err(encode)?),
         removed_units: Set(serde_json::to_string(&drawn.removed).map_err(encode)?),
@@ -851,8 +895,7 @@ async fn save_plan(
 struct UnitChanges {
     inserted: Vec<Unit>,
     redrawn: Vec<Unit>,
-    /// Micro-grids first, then grids.
-    retired: Vec<UnitId>,
+    retired: Vec<(UnitId, Level)>,
     counters: HashMap<CounterKey, u32>,
     /// Where households may change grid.
     area: Option<Rect<f64>>,
@@ -959,11 +1002,13 @@ fn unit_changes(
         let parent_goes = retired_set.contains(&parent);
         let replaced = replanned_micro_parents.contains(&parent) && !kept_micro.contains(&unit.id);
         if parent_goes || replaced {
-            changes.retired.push(unit.id);
+            changes.retired.push((unit.id, Level::MicroGrid));
             areas.extend(unit.geometry.bounding_rect());
         }
     }
-    changes.retired.extend(retired_grids);
+    changes
+        .retired
+        .extend(retired_grids.into_iter().map(|id| (id, Level::Grid)));
     changes.area = geodata::measure::extent(areas);
     Ok(changes)
 }

@@ -29,6 +29,7 @@ pub async fn ensure_default_system(db: &impl ConnectionTrait) -> ApiResult<grid_
     }
     .insert(db)
     .await?;
+    crate::service::history::note_version(db, created.id, created.version, "created").await?;
     Ok(created)
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use entity::{code_counter, household, plan_grid, unit};
+use entity::{code_counter, household, plan_grid, unit, unit_history};
 use geo::BoundingRect;
 use geodata::assign::UnitCounts;
 use geodata::{Household, Level, Unit, UnitId};
@@ -20,15 +20,25 @@ const ID_BATCH: usize = 500;
 
 /// The next free unit id. Ids are assigned by GridMap, not the database, so that a whole
 /// import can be inserted in batches with its parent links already known; the writer lock
-/// makes this safe.
+/// makes this safe. Ids of units that are gone but on record in the history are not reused,
+/// so that a rollback can bring them back.
 pub async fn next_unit_id(db: &impl ConnectionTrait) -> ApiResult<UnitId> {
-    let max: Option<Option<i64>> = unit::Entity::find()
+    let live: Option<Option<i64>> = unit::Entity::find()
         .select_only()
         .column_as(Expr::expr(Func::max(Expr::col(unit::Column::Id))), "max_id")
         .into_tuple()
         .one(db)
         .await?;
-    Ok(max.flatten().unwrap_or(0) + 1)
+    let recorded: Option<Option<i64>> = unit_history::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::expr(Func::max(Expr::col(unit_history::Column::UnitId))),
+            "max_id",
+        )
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(Ord::max(live.flatten(), recorded.flatten()).unwrap_or(0) + 1)
 }
 
 /// Inserts units with their ids, envelopes, areas, WKB and initial counts.
@@ -93,13 +103,26 @@ pub async fn set_unit_geometry(
     Ok(())
 }
 
-/// Deletes units, in the order given (children before their parents).
-pub async fn delete_units(db: &impl ConnectionTrait, ids: &[UnitId]) -> ApiResult<()> {
-    for batch in ids.chunks(ID_BATCH) {
-        unit::Entity::delete_many()
-            .filter(unit::Column::Id.is_in(batch.iter().copied()))
-            .exec(db)
-            .await?;
+/// Deletes units, the deepest level first: the parent link is `ON DELETE RESTRICT`, which
+/// SQLite checks row by row, so a parent may not go in the same statement as its child.
+pub async fn delete_units(
+    db: &impl ConnectionTrait,
+    units: impl IntoIterator<Item = (UnitId, Level)>,
+) -> ApiResult<()> {
+    let mut by_level: BTreeMap<std::cmp::Reverse<Level>, Vec<UnitId>> = BTreeMap::new();
+    for (id, level) in units {
+        by_level
+            .entry(std::cmp::Reverse(level))
+            .or_default()
+            .push(id);
+    }
+    for ids in by_level.values() {
+        for batch in ids.chunks(ID_BATCH) {
+            unit::Entity::delete_many()
+                .filter(unit::Column::Id.is_in(batch.iter().copied()))
+                .exec(db)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -223,26 +223,7 @@ const COMMUNITY: &str = "990101001001";
 /// balanced one. The plan splits the big grid and keeps the other; a locked grid is kept.
 fn overfull_community(server: &Server) {
     import_hierarchy(server, "GRID");
-    // 600 households in 60 buildings of 10 in West North's west grid; 400 in its east grid.
-    let mut homes = Vec::new();
-    for b in 0..100 {
-        let (x0, per_row) = if b < 60 { (104.005, 10) } else { (104.105, 8) };
-        let column = f64::from(b % per_row);
-        let row = f64::from(b / per_row % 8);
-        let lon = x0 + 0.009 * column + 0.0001;
-        let lat = 30.705 + 0.011 * row + 0.0001;
-        for h in 0..10 {
-            homes.push(json!({
-                "type": "Feature", "id": format!("b{b}-h{h}"),
-                "properties": {"persons": 2, "building": format!("b{b}")},
-                "geometry": {"type": "Point", "coordinates": [lon, lat]}
-            }));
-        }
-    }
-    server.query(
-        IMPORT_HOUSEHOLDS,
-        json!({"fc": fixtures::collection(homes)}),
-    );
+    crowd_west_north(server);
     let version = default_version(server);
     let community = unit_id(server, COMMUNITY);
 
@@ -271,7 +252,7 @@ fn overfull_community(server: &Server) {
     let plan_id = plan["id"].as_str().expect("id");
     let stale = server.graphql(APPLY, json!({"plan": plan_id, "version": version}));
     assert_eq!(error_code(&stale), "CONFLICT", "{stale:#}");
-    assert_eq!(grids(server).len(), 4);
+    assert_eq!(grids(server).len(), 8, "2 grids in each of the 4 communities, as before");
 
     let applied = server.query(APPLY, json!({"plan": plan_id, "version": version + 1}));
     assert_eq!(applied["applyRebalancePlan"]["version"], version + 2);
@@ -323,4 +304,92 @@ fn bad_requests_are_refused_with_codes(server: &Server) {
     assert_eq!(status, 400, "{body}");
 }
 
-on_every_backend!(overfull_community, bad_requests_are_refused_with_codes);
+/// 600 households in 60 buildings in the West North community's west grid, 400 in 40 in its
+/// east grid.
+fn crowd_west_north(server: &Server) {
+    let mut homes = Vec::new();
+    for b in 0..100 {
+        let (x0, per_row) = if b < 60 { (104.005, 10) } else { (104.105, 8) };
+        let column = f64::from(b % per_row);
+        let row = f64::from(b / per_row % 8);
+        let lon = x0 + 0.009 * column + 0.0001;
+        let lat = 30.705 + 0.011 * row + 0.0001;
+        for h in 0..10 {
+            homes.push(json!({
+                "type": "Feature", "id": format!("b{b}-h{h}"),
+                "properties": {"persons": 2, "building": format!("b{b}")},
+                "geometry": {"type": "Point", "coordinates": [lon, lat]}
+            }));
+        }
+    }
+    server.query(
+        IMPORT_HOUSEHOLDS,
+        json!({"fc": fixtures::collection(homes)}),
+    );
+}
+
+fn rollback_restores_the_grids_before_a_plan(server: &Server) {
+    import_hierarchy(server, "GRID");
+    crowd_west_north(server);
+    let before = grids(server);
+    let version = default_version(server);
+    let system = server.query("{ gridSystems { id isDefault } }", json!({}))["gridSystems"]
+        .as_array()
+        .expect("systems")
+        .iter()
+        .find(|s| s["isDefault"] == true)
+        .and_then(|s| s["id"].as_str())
+        .expect("a default system")
+        .to_owned();
+    let community = unit_id(server, COMMUNITY);
+    let plan =
+        server.query(PLAN, json!({"scope": community, "micro": false}))["planRebalance"].clone();
+    server.query(APPLY, json!({"plan": plan["id"], "version": version}));
+    assert_ne!(grids(server), before, "the plan changed the grids");
+
+    const ROLLBACK: &str = r#"mutation($system: ID!, $to: Int!, $expected: Int) {
+      rollback(system: $system, toVersion: $to, expectedVersion: $expected) { version history { version action at } } }"#;
+    let stale = server.graphql(
+        ROLLBACK,
+        json!({"system": system, "to": version, "expected": version}),
+    );
+    assert_eq!(error_code(&stale), "CONFLICT", "{stale:#}");
+    let never = server.graphql(ROLLBACK, json!({"system": system, "to": version + 5}));
+    assert_eq!(error_code(&never), "INVALID_INPUT", "{never:#}");
+
+    let rolled = server.query(
+        ROLLBACK,
+        json!({"system": system, "to": version, "expected": version + 1}),
+    );
+    let rolled = &rolled["rollback"];
+    assert_eq!(rolled["version"], version + 2, "history moves forward");
+    let history = rolled["history"].as_array().expect("history");
+    let last = history.last().expect("versions");
+    assert_eq!(last["action"], format!("rollback to {version}"));
+    assert!(last["at"].as_str().expect("at").ends_with('Z'));
+    assert!(history.iter().any(|v| v["action"]
+        .as_str()
+        .is_some_and(|a| a.starts_with("applyRebalancePlan"))));
+
+    // The very grids of before: ids, codes, households; and locate answers them again.
+    assert_eq!(grids(server), before);
+    let chain = server.query(
+        "{ locate(lon: 104.0051, lat: 30.7051) { code level } }",
+        json!({}),
+    );
+    let grid = chain["locate"]
+        .as_array()
+        .expect("chain")
+        .iter()
+        .find(|u| u["level"] == "GRID")
+        .expect("a grid")
+        .clone();
+    assert_eq!(grid["code"], format!("{COMMUNITY}001"));
+    assert_eq!(fixtures::unit_counts(server, COMMUNITY), (1000, 2000));
+}
+
+on_every_backend!(
+    overfull_community,
+    bad_requests_are_refused_with_codes,
+    rollback_restores_the_grids_before_a_plan
+);
