@@ -1,8 +1,8 @@
 //! The built-in web map at `GET /map`: one page (`assets/map/index.html`, `map.js`, `map.css`)
 //! over MapLibre GL JS, all embedded in the binary, so the map works from a fresh clone with no
-//! node and no network. The page draws the units from `/geojson/units`, asks GraphQL `locate`
-//! for a clicked point's chain, and with `?plan=<id>` draws `/geojson/plans/{id}` over the
-//! current grids.
+//! node and no network. The page draws the default system's vector tiles (`/tiles/{system}.json`,
+//! see `tiles`), asks GraphQL `locate` for a clicked point's chain, and with `?plan=<id>` draws
+//! `/geojson/plans/{id}` over the current grids.
 //!
 //! MapLibre's minified build under `assets/map/vendor/` is copied from npm by
 //! `webmap/build.sh`; nothing here reads files at run time.

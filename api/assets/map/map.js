@@ -1,26 +1,26 @@
 // GridMap's built-in web map (GET /map, served by api/src/webmap.rs).
 //
-// Draws the units of the default grid system from /geojson/units over a blank background: the
-// city and districts whole, the finer levels per district in view, each level only once it is
-// switched on and the map is zoomed in far enough. Grids and micro-grids are coloured by
-// household load. A click asks GraphQL `locate` for the chain of units holding the point. With
-// ?plan=<id>, the proposed grids of /geojson/plans/<id> are drawn as outlines over the old ones.
+// Draws the units of the default grid system from its vector tiles (/tiles/<system>.json, one
+// layer per level, each from the zoom its TileJSON entry names) over a blank background, with a
+// switch per level. Grids and micro-grids are coloured by the tiles' household `load`. A click
+// asks GraphQL `locate` for the chain of units holding the point. With ?plan=<id>, the proposed
+// grids of /geojson/plans/<id> are drawn as outlines over the old ones.
 // Where anonymous clients may not read, open /map#token=<token>: every request then carries it
 // as a bearer token (a fragment never reaches the server's logs).
 //
-// For tests: window.gridmap = { map, levels, settled() }, and #map carries data-<level>-count
-// (features loaded per level), data-ready once the first view is drawn, and data-plan
-// ("loaded" or "failed").
+// For tests: window.gridmap = { map, levels, settled() }, and #map carries data-ready once the
+// first view is drawn, and data-plan ("loaded" or "failed").
 'use strict';
 
 (function () {
+  // `layer` is the tiles' layer name; `minzoom` is replaced by the TileJSON's.
   const LEVELS = [
-    { level: 'CITY', label: 'City 市', minzoom: 0, on: true, whole: true, line: '#222', width: 2.5 },
-    { level: 'DISTRICT', label: 'District 区', minzoom: 0, on: true, whole: true, line: '#444', width: 1.8 },
-    { level: 'STREET', label: 'Street 街道', minzoom: 9, on: false, line: '#2b6cb0', width: 1.6 },
-    { level: 'COMMUNITY', label: 'Community 社区', minzoom: 10, on: false, line: '#6b46c1', width: 1.2 },
-    { level: 'GRID', label: 'Grid 网格', minzoom: 10, on: true, load: [300, 500], line: '#555', width: 0.8 },
-    { level: 'MICRO_GRID', label: 'Micro-grid 微网格', minzoom: 12, on: false, load: [30, 100], line: '#777', width: 0.5 },
+    { level: 'CITY', layer: 'city', label: 'City 市', minzoom: 0, on: true, line: '#222', width: 2.5 },
+    { level: 'DISTRICT', layer: 'district', label: 'District 区', minzoom: 8, on: true, line: '#444', width: 1.8 },
+    { level: 'STREET', layer: 'street', label: 'Street 街道', minzoom: 10, on: false, line: '#2b6cb0', width: 1.6 },
+    { level: 'COMMUNITY', layer: 'community', label: 'Community 社区', minzoom: 11, on: false, line: '#6b46c1', width: 1.2 },
+    { level: 'GRID', layer: 'grid', label: 'Grid 网格', minzoom: 12, on: true, load: [300, 500], line: '#555', width: 0.8 },
+    { level: 'MICRO_GRID', layer: 'micro_grid', label: 'Micro-grid 微网格', minzoom: 14, on: false, load: [30, 100], line: '#777', width: 0.5 },
   ];
   const BY_LEVEL = Object.fromEntries(LEVELS.map((l) => [l.level, l]));
   const LOAD = [
@@ -41,9 +41,6 @@
   const token = new URLSearchParams(location.hash.slice(1)).get('token');
 
   let system = null;
-  const loaded = Object.fromEntries(LEVELS.map((l) => [l.level, new Map()])); // level -> code -> feature
-  const requested = new Set(); // "LEVEL|within" already fetched or being fetched
-  const pending = new Set(); // promises of fetches under way
   let clicks = 0;
 
   const map = new maplibregl.Map({
@@ -55,7 +52,10 @@
     },
     center: FALLBACK_VIEW.center,
     zoom: FALLBACK_VIEW.zoom,
-    attributionControl: { compact: true, customAttribution: '© OpenStreetMap contributors, geoBoundaries' },
+    attributionControl: { compact: true },
+    // tiles carry the token too (the page's own requests go through api())
+    transformRequest: (url) => (token && url.startsWith(location.origin)
+      ? { url, headers: { authorization: `Bearer ${token}` } } : { url }),
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
   map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
@@ -63,22 +63,32 @@
 
   // ---- layers ------------------------------------------------------------------------------
 
-  function loadColour(l) {
-    const [min, max] = l.load;
-    return ['case', ['<', ['get', 'households'], min], LOAD[0].colour,
-      ['>', ['get', 'households'], max], LOAD[2].colour, LOAD[1].colour];
+  const LOAD_COLOUR = ['match', ['get', 'load'], 'under', LOAD[0].colour, 'over', LOAD[2].colour, LOAD[1].colour];
+  const NOTHING = ['==', ['get', 'code'], ''];
+
+  /** The units' vector tiles, from the TileJSON (fetched here, so that it can carry a token). */
+  async function addTiles() {
+    const response = await api(`/tiles/${encodeURIComponent(system)}.json`);
+    if (!response.ok) throw new Error(`the tiles: ${await failure(response)}`);
+    const tilejson = await response.json();
+    for (const layer of tilejson.vector_layers || []) {
+      const l = LEVELS.find((l) => l.layer === layer.id);
+      if (l && Number.isFinite(layer.minzoom)) l.minzoom = layer.minzoom;
+    }
+    const { tiles, minzoom, maxzoom, bounds, attribution } = tilejson;
+    map.addSource('units', { type: 'vector', tiles, minzoom, maxzoom, bounds, attribution });
+    return tilejson;
   }
 
   function addLayers() {
     const empty = { type: 'FeatureCollection', features: [] };
-    for (const l of LEVELS) map.addSource(l.level, { type: 'geojson', data: empty });
+    const unitLayer = (l, id, type, paint) => map.addLayer({ id, type, source: 'units', 'source-layer': l.layer,
+      minzoom: l.minzoom, paint });
     for (const l of LEVELS.filter((l) => l.load)) {
-      map.addLayer({ id: `${l.level}-fill`, type: 'fill', source: l.level, minzoom: l.minzoom,
-        paint: { 'fill-color': loadColour(l), 'fill-opacity': planId ? 0.45 : 0.7 } });
+      unitLayer(l, `${l.level}-fill`, 'fill', { 'fill-color': LOAD_COLOUR, 'fill-opacity': planId ? 0.45 : 0.7 });
     }
     for (const l of [...LEVELS].reverse()) {
-      map.addLayer({ id: `${l.level}-line`, type: 'line', source: l.level, minzoom: l.minzoom,
-        paint: { 'line-color': l.line, 'line-width': l.width } });
+      unitLayer(l, `${l.level}-line`, 'line', { 'line-color': l.line, 'line-width': l.width });
     }
     map.addSource('plan', { type: 'geojson', data: empty });
     map.addLayer({ id: 'plan-hit', type: 'fill', source: 'plan', paint: { 'fill-opacity': 0 } });
@@ -90,14 +100,15 @@
       map.addLayer({ id: `plan-${s.status}`, type: 'line', source: 'plan',
         filter: ['==', ['get', 'status'], s.status], paint });
     }
-    map.addSource('selection', { type: 'geojson', data: empty });
-    map.addLayer({ id: 'selection', type: 'line', source: 'selection',
-      paint: { 'line-color': '#111', 'line-width': 3.5 } });
+    for (const l of LEVELS) {
+      map.addLayer({ id: `${l.level}-selected`, type: 'line', source: 'units', 'source-layer': l.layer,
+        minzoom: l.minzoom, filter: NOTHING, paint: { 'line-color': '#111', 'line-width': 3.5 } });
+    }
     for (const l of LEVELS) setVisible(l, l.on);
   }
 
   function layerIds(l) {
-    return [`${l.level}-fill`, `${l.level}-line`].filter((id) => map.getLayer(id));
+    return [`${l.level}-fill`, `${l.level}-line`, `${l.level}-selected`].filter((id) => map.getLayer(id));
   }
 
   function setVisible(l, on) {
@@ -116,7 +127,7 @@
       box.checked = l.on;
       box.addEventListener('change', () => {
         setVisible(l, box.checked);
-        refresh();
+        updateNotes();
       });
       l.note = item.querySelector('.note');
       list.appendChild(item);
@@ -133,9 +144,7 @@
   function updateNotes() {
     const zoom = map.getZoom();
     for (const l of LEVELS) {
-      const count = loaded[l.level].size;
-      mapEl.setAttribute(`data-${l.level.toLowerCase().replace('_', '-')}-count`, String(count));
-      l.note.textContent = l.on && zoom < l.minzoom ? '(zoom in to see)' : count ? `· ${count}` : '';
+      l.note.textContent = l.on && zoom < l.minzoom ? `(from zoom ${l.minzoom}; now ${zoom.toFixed(1)})` : '';
     }
   }
 
@@ -166,31 +175,6 @@
     return fetch(url, { ...options, headers });
   }
 
-  function track(promise) {
-    pending.add(promise);
-    promise.finally(() => pending.delete(promise));
-    return promise;
-  }
-
-  function loadUnits(level, within) {
-    const key = `${level}|${within || '*'}`;
-    if (requested.has(key)) return Promise.resolve();
-    requested.add(key);
-    const params = new URLSearchParams({ level, system });
-    if (within) params.set('within', within);
-    return track((async () => {
-      const response = await api(`/geojson/units?${params}`);
-      if (!response.ok) {
-        requested.delete(key);
-        throw new Error(`${BY_LEVEL[level].label}: ${await failure(response)}`);
-      }
-      const collection = await response.json();
-      const byCode = loaded[level];
-      for (const feature of collection.features) byCode.set(feature.properties.code, feature);
-      map.getSource(level).setData({ type: 'FeatureCollection', features: [...byCode.values()] });
-    })());
-  }
-
   function bboxOf(feature) {
     if (!feature.bbox) {
       const box = [Infinity, Infinity, -Infinity, -Infinity];
@@ -211,38 +195,8 @@
       Math.max(a[2], b[2]), Math.max(a[3], b[3])], [Infinity, Infinity, -Infinity, -Infinity]);
   }
 
-  /** The codes of the districts that touch the view; [null] (no filter) when there are none. */
-  function districtsInView() {
-    const view = map.getBounds();
-    const districts = [...loaded.DISTRICT.values()];
-    if (!districts.length) return [null];
-    return districts.filter((d) => {
-      const [w, s, e, n] = bboxOf(d);
-      return w <= view.getEast() && e >= view.getWest() && s <= view.getNorth() && n >= view.getSouth();
-    }).map((d) => d.properties.code);
-  }
-
-  /** Fetches what the switched-on levels need for the current view. */
-  async function refresh() {
-    const zoom = map.getZoom();
-    const jobs = [];
-    for (const l of LEVELS) {
-      if (!l.on || zoom < l.minzoom) continue;
-      for (const within of l.whole ? [null] : districtsInView()) jobs.push(loadUnits(l.level, within));
-    }
-    updateNotes();
-    if (!jobs.length) return;
-    setStatus('Loading…');
-    const failures = (await Promise.allSettled(jobs)).filter((r) => r.status === 'rejected');
-    updateNotes();
-    setStatus(failures.length
-      ? `Could not load ${failures.map((f) => f.reason.message).join('; ')}`
-      : `Grid system ${system}, the default.`);
-  }
-
-  /** Resolves once every fetch under way has finished and the map has drawn the result. */
+  /** Resolves once the map has loaded and drawn what the view needs. */
   async function settled() {
-    while (pending.size) await Promise.allSettled([...pending]);
     await new Promise((resolve) => {
       map.once('idle', resolve);
       map.triggerRepaint();
@@ -390,9 +344,11 @@
 
   /** Outlines the deepest unit of the chain that is drawn on a switched-on layer. */
   function select(chain) {
-    const unit = chain.find((u) => BY_LEVEL[u.level] && BY_LEVEL[u.level].on && loaded[u.level].has(u.code));
-    const features = unit ? [loaded[unit.level].get(unit.code)] : [];
-    map.getSource('selection').setData({ type: 'FeatureCollection', features });
+    const zoom = map.getZoom();
+    const unit = chain.find((u) => BY_LEVEL[u.level] && BY_LEVEL[u.level].on && zoom >= BY_LEVEL[u.level].minzoom);
+    for (const l of LEVELS) {
+      map.setFilter(`${l.level}-selected`, unit && unit.level === l.level ? ['==', ['get', 'code'], unit.code] : NOTHING);
+    }
   }
 
   map.on('click', async (event) => {
@@ -413,15 +369,17 @@
 
   buildPanel();
   map.on('load', async () => {
-    addLayers();
     try {
       system = await defaultSystem();
-      await Promise.all([loadUnits('CITY'), loadUnits('DISTRICT')]);
-      const extent = (planId && (await loadPlan())) || (await gridExtent()) ||
-        (loaded.DISTRICT.size ? union([...loaded.DISTRICT.values()]) : null);
+      const tilejson = await addTiles();
+      addLayers();
+      const extent = (planId && (await loadPlan())) || (await gridExtent()) || tilejson.bounds;
       if (extent) map.fitBounds(extent, { padding: 20, duration: 0 });
-      await refresh();
-      map.on('moveend', refresh);
+      // grids are only in the tiles from their zoom on: start where they show
+      if (map.getZoom() < BY_LEVEL.GRID.minzoom) map.setZoom(BY_LEVEL.GRID.minzoom);
+      map.on('zoomend', updateNotes);
+      updateNotes();
+      setStatus(`Grid system ${system}, the default.`);
       await settled();
       mapEl.dataset.ready = 'true';
     } catch (error) {
