@@ -1,7 +1,10 @@
 // Drives GridMap's web map (GET /map) in Debian's headless chromium through playwright-core.
 // Run by tests/tests/e2e/webmap.rs against a server with the demo city:
 //
-//   node map.mjs http://127.0.0.1:PORT screenshots/ PLAN_ID
+//   node map.mjs http://127.0.0.1:PORT screenshots/ PLAN_ID VIEWER_TOKEN
+//
+// The server lets no anonymous client read (--anonymous-role none), so the pages are opened as
+// /map#token=VIEWER_TOKEN, and one without the token must say what is missing.
 //
 // Checks that the page draws the grids, that a click on a grid shows its chain, that the layer
 // switch hides and shows levels, and that a plan preview draws the proposed grids of plan
@@ -14,9 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [base, screenshots, planId] = process.argv.slice(2);
-if (!base || !screenshots || !planId) {
-  console.error('usage: node map.mjs BASE_URL SCREENSHOT_DIR PLAN_ID');
+const [base, screenshots, planId, token] = process.argv.slice(2);
+if (!base || !screenshots || !planId || !token) {
+  console.error('usage: node map.mjs BASE_URL SCREENSHOT_DIR PLAN_ID VIEWER_TOKEN');
   process.exit(2);
 }
 const TIMEOUT = 20_000;
@@ -73,7 +76,7 @@ async function openMap(context, path) {
       problems.push(`console error: ${message.text()}`);
     }
   });
-  await page.goto(`${base}${path}`);
+  await page.goto(`${base}${path}#token=${token}`);
   await page.waitForSelector('#map[data-ready="true"]', { timeout: TIMEOUT });
   return { page, problems };
 }
@@ -141,7 +144,8 @@ try {
   check((await rendered(missing.page, 'GRID-fill')) > 0, 'the current grids are still drawn');
 
   // 5. A plan preview: the proposed grids of a real plan outlined over the old ones.
-  const planned = await (await fetch(`${base}/geojson/plans/${planId}`)).json();
+  const planned = await (await fetch(`${base}/geojson/plans/${planId}`,
+    { headers: { authorization: `Bearer ${token}` } })).json();
   check(planned.features.length > 0, `plan ${planId} has grids`);
   const plan = await openMap(context, `/map?plan=${planId}`);
   await plan.page.waitForSelector('#map[data-plan="loaded"]', { timeout: TIMEOUT });
@@ -158,6 +162,14 @@ try {
   await plan.page.evaluate(() => window.gridmap.settled());
   await plan.page.screenshot({ path: join(screenshots, 'map-plan.png') });
   check(plan.problems.length === 0, plan.problems.join('\n'));
+
+  // 6. Without the token, the page says what is missing.
+  const anonymous = await context.newPage();
+  await anonymous.goto(`${base}/map`);
+  await anonymous.waitForFunction(() => /Could not start the map/.test(document.getElementById('status').textContent),
+    null, { timeout: TIMEOUT });
+  const status = await anonymous.textContent('#status');
+  check(status.includes('/map#token='), `the page asks for a token: ${status}`);
 
   console.log(JSON.stringify({ lon: target.lon, lat: target.lat, grid: target.properties.code, gridCount, microCount, chain }));
 } finally {

@@ -1,8 +1,9 @@
 //! The built-in web map at `/map`: its page and embedded assets over HTTP, then the page itself
 //! in Debian's headless chromium (driven by `tests/browser/map.mjs` through playwright-core):
 //! it draws the demo city's grids, a click shows the grid's chain as GraphQL `locate` tells
-//! it, the layer switch works, a real rebalance plan is previewed over the old grids, and a
-//! missing plan is explained. The browser part says
+//! it, the layer switch works, a real rebalance plan is previewed over the old grids, a
+//! missing plan is explained, and a server that refuses anonymous readers works with a token
+//! in the page's address. The browser part says
 //! that it skipped when chromium or node is missing.
 
 use std::path::{Path, PathBuf};
@@ -51,7 +52,9 @@ fn the_map_draws_the_demo_grids_and_a_click_shows_the_chain_in_chromium() {
     let Some(browser) = browser_tests() else {
         return;
     };
-    let server = Server::start(Backend::Sqlite, true);
+    // Only tokens may read: the page must send the one in its address (#token=) everywhere.
+    let server = Server::start_with(Backend::Sqlite, true, &["--anonymous-role", "none"]);
+    let token = server.token("viewer");
     // A rebalance plan for one street, for the preview.
     let street = server.query(
         "{ units(level: STREET, first: 1) { edges { node { id } } } }",
@@ -72,6 +75,7 @@ fn the_map_draws_the_demo_grids_and_a_click_shows_the_chain_in_chromium() {
         .arg(&server.base)
         .arg(&screenshots)
         .arg(&plan)
+        .arg(&token)
         .current_dir(&browser)
         .output()
         .expect("node runs");
