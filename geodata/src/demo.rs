@@ -42,6 +42,9 @@ use crate::{GridKind, Household, Level, Unit, UnitId};
 
 use cut::{Piece, Site};
 
+mod layers;
+pub use layers::{department_layers, emergency_layer, DepartmentLayer, InjectedFault};
+
 /// The attribution the district outlines' licence (ODbL 1.0) requires wherever they, or anything
 /// derived from them, are shown or published.
 pub const ATTRIBUTION: &str = "© OpenStreetMap contributors, geoBoundaries";
