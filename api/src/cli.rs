@@ -97,6 +97,28 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Plan the merge of several grid systems into a new unified one (a dry run, stored as a
+    /// plan), and apply it with `--apply`.
+    Merge {
+        /// The source grid systems, by id or name, separated by commas.
+        #[arg(long, value_delimiter = ',', required = true)]
+        sources: Vec<String>,
+        /// The unified system's name.
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 300)]
+        grid_min: u32,
+        #[arg(long, default_value_t = 500)]
+        grid_max: u32,
+        /// Overlay pieces under this many m² (or holding no household) are dissolved.
+        #[arg(long, default_value_t = geodata::merge::MergeOptions::DEFAULT_SLIVER_M2)]
+        sliver_m2: f64,
+        /// Apply the plan at once (it creates the unified system and makes it the default).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Measure point lookup and batch assignment on a demo city (see BENCHMARKS.md).
     Bench {
         /// What to measure: `locate` (point lookup and batch assignment) or `rebalance`
@@ -263,6 +285,24 @@ pub fn run() -> ExitCode {
                     micro_max,
                 };
                 rebalance(&scope, system, request, apply, database).await
+            }
+            Some(Command::Merge {
+                sources,
+                name,
+                grid_min,
+                grid_max,
+                sliver_m2,
+                apply,
+                database,
+            }) => {
+                merge(
+                    &sources,
+                    name,
+                    (grid_min, grid_max, sliver_m2),
+                    apply,
+                    database,
+                )
+                .await
             }
             Some(Command::Bench {
                 target: BenchTarget::Locate,
@@ -497,17 +537,14 @@ async fn rebalance(
         println!("    {} {}: {}", grid.unit_code, grid.code, grid.reason);
     }
     if apply {
-        let system = rebalance::apply_rebalance_plan(&state, plan.row.id, plan.row.base_version)
-            .await
-            .map_err(describe)?;
-        let change = Change::new(
-            "applyRebalancePlan",
-            format!("plan {} applied", plan.row.id),
+        let system = rebalance::apply_rebalance_plan(
+            &state,
+            plan.row.id,
+            plan.row.base_version,
+            &Actor::cli(),
         )
-        .on_system(system.id, plan.row.base_version, system.version);
-        audit::record(&state.db, &Actor::cli(), change)
-            .await
-            .map_err(describe)?;
+        .await
+        .map_err(describe)?;
         println!(
             "applied: grid system {} is at version {}",
             system.name, system.version
@@ -616,6 +653,87 @@ fn bench(
         f.assign_all.as_secs_f64(),
         f.households as f64 / f.assign_all.as_secs_f64() / 1e6
     );
+    Ok(())
+}
+
+async fn merge(
+    sources: &[String],
+    name: String,
+    (grid_min, grid_max, sliver_m2): (u32, u32, f64),
+    apply: bool,
+    database: DatabaseArgs,
+) -> Result<(), String> {
+    let state = state(&database).await?;
+    let systems = crate::service::systems::list_systems(&state.db)
+        .await
+        .map_err(describe)?;
+    let source_systems = sources
+        .iter()
+        .map(|wanted| {
+            systems
+                .iter()
+                .find(|s| s.name == *wanted || s.id.to_string() == *wanted)
+                .map(|s| s.id)
+                .ok_or_else(|| format!("no grid system is called or numbered {wanted:?}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = crate::service::merge::MergeRequest {
+        source_systems,
+        name,
+        grid_min,
+        grid_max,
+        sliver_m2,
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} communities merged ({elapsed})",
+    ) {
+        bar.set_style(style);
+    }
+    let progress = bar.clone();
+    let plan = crate::service::merge::plan_merge(&state, request, move |done, total| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+    })
+    .await
+    .map_err(describe);
+    bar.finish_and_clear();
+    let plan = plan?;
+    let s = &plan.summary;
+    println!(
+        "merge plan {} ({} communities, {} households):",
+        plan.row.id, s.communities, s.households
+    );
+    for source in &s.sources {
+        println!(
+            "  {} (version {}): {} grids",
+            source.name, source.version, source.grids
+        );
+    }
+    println!(
+        "  {} atoms, {} slivers dissolved -> {} unified grids, {} within {grid_min}-{grid_max}",
+        s.atoms, s.slivers_dissolved, s.unified_grids, s.within_bounds
+    );
+    println!(
+        "  source boundaries kept {:.1}%; Polsby-Popper mean {:.3}; {} infeasible",
+        100.0 * s.kept_boundary_m / s.source_boundary_m.max(f64::MIN_POSITIVE),
+        s.mean_polsby_popper,
+        s.infeasible.len()
+    );
+    if apply {
+        let system = crate::service::merge::apply_merge_plan(&state, plan.row.id, &Actor::cli())
+            .await
+            .map_err(describe)?;
+        println!(
+            "applied: grid system {} ({}) is the default now",
+            system.id, system.name
+        );
+    } else {
+        println!(
+            "not applied: run again with --apply, or applyMergePlan(planId: {})",
+            plan.row.id
+        );
+    }
     Ok(())
 }
 

@@ -28,6 +28,7 @@ use crate::graphql::GridMapSchema;
 use crate::service::export::{
     plan_feature_collection, prepare_export, ExportFilter, FOOTER, HEADER,
 };
+use crate::service::merge::crosswalk_rows;
 use crate::service::tokens;
 use crate::state::AppState;
 
@@ -49,6 +50,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .route("/geojson/units", web::get().to(geojson_units))
         .route("/geojson/plans/{id}", web::get().to(geojson_plan))
+        .route("/crosswalk/{file}", web::get().to(crosswalk_download))
         .configure(crate::ogc::configure)
         .configure(crate::webmap::configure)
         .configure(crate::tiles::configure);
@@ -370,6 +372,41 @@ async fn geojson_plan(
         Ok(collection) => HttpResponse::Ok()
             .content_type("application/geo+json")
             .body(collection.to_string()),
+        Err(error) => error_response(&error),
+    }
+}
+
+/// `GET /crosswalk/{system}.json` (an array of rows) or `.csv` (the same columns).
+async fn crosswalk_download(state: Data<AppState>, file: web::Path<String>) -> HttpResponse {
+    let answer = async {
+        let (system, csv) = match file.rsplit_once('.') {
+            Some((system, "json")) => (system, false),
+            Some((system, "csv")) => (system, true),
+            _ => {
+                return Err(ApiError::NotFound(format!(
+                    "{file}: ask for /crosswalk/{{system}}.json or .csv"
+                )))
+            }
+        };
+        let system: i64 = system
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("system: {system:?} is not an id")))?;
+        let rows = crosswalk_rows(&state.db, system).await?;
+        Ok((rows, csv))
+    };
+    match answer.await {
+        Ok((rows, false)) => HttpResponse::Ok().json(rows),
+        Ok((rows, true)) => {
+            let mut out = csv::Writer::from_writer(Vec::new());
+            let written: Result<(), csv::Error> =
+                rows.iter().try_for_each(|row| out.serialize(row));
+            match (written, out.into_inner()) {
+                (Ok(()), Ok(bytes)) => HttpResponse::Ok()
+                    .content_type("text/csv; charset=utf-8")
+                    .body(bytes),
+                _ => error_response(&ApiError::Internal("crosswalk CSV".to_owned())),
+            }
+        }
         Err(error) => error_response(&error),
     }
 }

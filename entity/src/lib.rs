@@ -5,6 +5,7 @@
 pub mod api_token;
 pub mod audit_entry;
 pub mod code_counter;
+pub mod crosswalk;
 pub mod grid_system;
 pub mod household;
 pub mod plan;
@@ -18,6 +19,7 @@ pub mod prelude {
     pub use super::api_token::Entity as ApiToken;
     pub use super::audit_entry::Entity as AuditEntry;
     pub use super::code_counter::Entity as CodeCounter;
+    pub use super::crosswalk::Entity as Crosswalk;
     pub use super::grid_system::Entity as GridSystem;
     pub use super::household::Entity as Household;
     pub use super::plan::Entity as Plan;

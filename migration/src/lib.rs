@@ -7,6 +7,7 @@ mod m20261122_000001_create_tables;
 mod m20261122_000002_create_plans;
 mod m20261122_000003_create_access;
 mod m20261122_000003_create_history;
+mod m20261122_000004_create_crosswalk;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_plans::Migration),
             Box::new(m20261122_000003_create_access::Migration),
             Box::new(m20261122_000003_create_history::Migration),
+            Box::new(m20261122_000004_create_crosswalk::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 mod access;
 mod args;
 mod loader;
+mod merge;
 mod mutation;
 mod plans;
 mod query;

@@ -4,6 +4,7 @@ use async_graphql::{Context, Json, Object, ResultExt, ID};
 use serde_json::Value;
 
 use super::args;
+use super::merge::MergePlanNode;
 use super::plans::RebalancePlanNode;
 use super::types::{state, GridSystemNode, HouseholdNode, ImportResult, LevelValue, UnitNode};
 use crate::access::{caller_of, Needs, Role};
@@ -11,6 +12,7 @@ use crate::service::audit::{self, Change};
 use crate::service::history::rollback;
 use crate::service::households::{add_household, move_household, remove_household, NewHousehold};
 use crate::service::import::{import_households, import_units, ImportOutcome};
+use crate::service::merge::{apply_merge_plan, import_grid_system, plan_merge, MergeRequest};
 use crate::service::rebalance::{apply_rebalance_plan, plan_rebalance, RebalanceRequest};
 use crate::service::units::set_unit_locked;
 
@@ -199,17 +201,15 @@ impl MutationRoot {
     ) -> async_graphql::Result<GridSystemNode> {
         let state = state(ctx).extend()?;
         let system = args::parse_id(&system, "system").extend()?;
-        let system = rollback(state, system, to_version, expected_version)
-            .await
-            .extend()?;
-        let change = Change::new("rollback", format!("back to version {to_version}")).on_system(
-            system.id,
-            system.version - 1,
-            system.version,
-        );
-        audit::record(&state.db, &caller_of(ctx).actor(), change)
-            .await
-            .extend()?;
+        let system = rollback(
+            state,
+            system,
+            to_version,
+            expected_version,
+            &caller_of(ctx).actor(),
+        )
+        .await
+        .extend()?;
         Ok(GridSystemNode(system))
     }
 
@@ -225,12 +225,80 @@ impl MutationRoot {
     ) -> async_graphql::Result<GridSystemNode> {
         let state = state(ctx).extend()?;
         let plan_id = args::parse_id(&plan_id, "planId").extend()?;
-        let system = apply_rebalance_plan(state, plan_id, expected_version)
+        let system =
+            apply_rebalance_plan(state, plan_id, expected_version, &caller_of(ctx).actor())
+                .await
+                .extend()?;
+        Ok(GridSystemNode(system))
+    }
+
+    /// Imports a department's grid layer (a FeatureCollection of polygons: `name`, optional
+    /// `code` and `kind`) as a new grid system. Layers may overlap each other and stray over
+    /// community boundaries (`gridSystemQuality` reports it); invalid geometry is refused.
+    /// All or nothing.
+    #[graphql(guard = "Needs(Role::Planner)")]
+    async fn import_grid_system(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        department: Option<String>,
+        feature_collection: Json<Value>,
+    ) -> async_graphql::Result<GridSystemNode> {
+        let state = state(ctx).extend()?;
+        let collection = args::json_document(feature_collection.0, "featureCollection").extend()?;
+        let system =
+            import_grid_system(state, name, department, collection, &caller_of(ctx).actor())
+                .await
+                .extend()?;
+        Ok(GridSystemNode(system))
+    }
+
+    /// Plans the merge of several grid systems, on top of the community boundaries, into a
+    /// new unified system `name` with grids of `gridMin`-`gridMax` households. A dry run: the
+    /// plan is stored (read it back with `mergePlan`, preview it at `GET /geojson/plans/{id}`).
+    #[graphql(guard = "Needs(Role::Planner)")]
+    async fn plan_merge(
+        &self,
+        ctx: &Context<'_>,
+        source_systems: Vec<ID>,
+        name: String,
+        #[graphql(default = 300)] grid_min: u32,
+        #[graphql(default = 500)] grid_max: u32,
+        sliver_m2: Option<f64>,
+    ) -> async_graphql::Result<MergePlanNode> {
+        let state = state(ctx).extend()?;
+        let source_systems = source_systems
+            .iter()
+            .map(|id| args::parse_id(id, "sourceSystems"))
+            .collect::<Result<Vec<_>, _>>()
+            .extend()?;
+        let request = MergeRequest {
+            source_systems,
+            name,
+            grid_min,
+            grid_max,
+            sliver_m2: sliver_m2.unwrap_or(geodata::merge::MergeOptions::DEFAULT_SLIVER_M2),
+        };
+        let plan = plan_merge(state, request, |_, _| {}).await.extend()?;
+        let change = Change::new("planMerge", format!("plan {} drawn", plan.row.id));
+        audit::record(&state.db, &caller_of(ctx).actor(), change)
             .await
             .extend()?;
-        let change = Change::new("applyRebalancePlan", format!("plan {plan_id} applied"))
-            .on_system(system.id, expected_version, system.version);
-        audit::record(&state.db, &caller_of(ctx).actor(), change)
+        Ok(MergePlanNode(plan))
+    }
+
+    /// Applies a stored merge plan: creates the unified grid system (the sources stay as they
+    /// are), assigns codes and households, writes the crosswalk and makes it the default.
+    /// `CONFLICT` when a source changed since the plan, or it was applied already.
+    #[graphql(guard = "Needs(Role::Planner)")]
+    async fn apply_merge_plan(
+        &self,
+        ctx: &Context<'_>,
+        plan_id: ID,
+    ) -> async_graphql::Result<GridSystemNode> {
+        let state = state(ctx).extend()?;
+        let plan_id = args::parse_id(&plan_id, "planId").extend()?;
+        let system = apply_merge_plan(state, plan_id, &caller_of(ctx).actor())
             .await
             .extend()?;
         Ok(GridSystemNode(system))

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::args;
+use super::merge::{CrosswalkEntry, MergePlanNode, QualityReport};
 use super::plans::RebalancePlanNode;
 use super::types::{
     connection, load_units, state, unit_connection, CrsValue, GridSystemNode, HouseholdConnection,
@@ -11,6 +12,7 @@ use super::types::{
 use crate::access::{Needs, Role};
 use crate::error::ApiError;
 use crate::service::households::page_households;
+use crate::service::merge::{crosswalk_of, find_merge_plan, layer_quality};
 use crate::service::rebalance::find_plan;
 use crate::service::systems::list_systems;
 use crate::service::units::{find_unit, UnitFilter};
@@ -152,5 +154,49 @@ impl QueryRoot {
             Err(ApiError::NotFound(_)) => Ok(None),
             Err(e) => Err(e).extend(),
         }
+    }
+
+    /// A grid layer's own faults against the communities it covers: overlaps between its
+    /// grids, gaps, grids crossing community boundaries, and slivers (under `sliverM2` m², or
+    /// holding no household), each with its area in m² and a location.
+    async fn grid_system_quality(
+        &self,
+        ctx: &Context<'_>,
+        system: ID,
+        sliver_m2: Option<f64>,
+    ) -> async_graphql::Result<QualityReport> {
+        let state = state(ctx).extend()?;
+        let system = args::parse_id(&system, "system").extend()?;
+        let sliver_m2 = sliver_m2.unwrap_or(geodata::merge::MergeOptions::DEFAULT_SLIVER_M2);
+        let report = layer_quality(state, system, sliver_m2).await.extend()?;
+        Ok(QualityReport(report))
+    }
+
+    /// A stored merge plan, or null when there is none with this id.
+    async fn merge_plan(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<MergePlanNode>> {
+        let state = state(ctx).extend()?;
+        let id = args::parse_id(&id, "id").extend()?;
+        match find_merge_plan(&state.db, id).await {
+            Ok(plan) => Ok(Some(MergePlanNode(plan))),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e).extend(),
+        }
+    }
+
+    /// Where a source grid went (the unified grids that replace it), or where a unified grid
+    /// came from, with the shares of area and households.
+    async fn crosswalk(
+        &self,
+        ctx: &Context<'_>,
+        grid_id: ID,
+    ) -> async_graphql::Result<Vec<CrosswalkEntry>> {
+        let state = state(ctx).extend()?;
+        let id = args::parse_id(&grid_id, "gridId").extend()?;
+        let entries = crosswalk_of(&state.db, id).await.extend()?;
+        Ok(entries.into_iter().map(CrosswalkEntry).collect())
     }
 }

@@ -153,8 +153,14 @@ pub async fn plan_feature_collection(
     plan_id: i64,
     crs: Crs,
 ) -> ApiResult<Value> {
-    let plan = crate::service::rebalance::find_plan(db, plan_id).await?;
-    let index = catalog.index(plan.row.system_id)?;
+    let plan = entity::plan::Entity::find_by_id(plan_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("plan {plan_id} does not exist")))?;
+    // Merge plans name their system only once applied; communities are in every index.
+    let index = catalog
+        .index(plan.system_id)
+        .or_else(|_| catalog.index(catalog.default_system))?;
     let rows = crate::service::rebalance::plan_grids(db, plan_id).await?;
     let mut features = Vec::with_capacity(rows.len());
     for row in rows {
@@ -184,7 +190,8 @@ pub async fn plan_feature_collection(
     Ok(json!({
         "type": "FeatureCollection",
         "planId": plan_id.to_string(),
-        "baseVersion": plan.row.base_version,
+        "kind": plan.kind,
+        "baseVersion": plan.base_version,
         "features": features,
     }))
 }

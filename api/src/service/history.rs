@@ -18,6 +18,7 @@ use sea_orm::{
 
 use crate::catalog::{Catalog, StoredUnit};
 use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{self, Actor, Change};
 use crate::service::import::reassign;
 use crate::service::{off_the_runtime, systems, writes};
 use crate::state::AppState;
@@ -127,6 +128,7 @@ pub async fn rollback(
     system_id: i64,
     to_version: i32,
     expected_version: Option<i32>,
+    actor: &Actor,
 ) -> ApiResult<grid_system::Model> {
     let _writer = state.writer.lock().await;
     let system = systems::resolve_system(&state.db, Some(system_id)).await?;
@@ -192,6 +194,12 @@ pub async fn rollback(
         change,
     )
     .await?;
+    let change = Change::new("rollback", format!("back to version {to_version}")).on_system(
+        system.id,
+        system.version - 1,
+        system.version,
+    );
+    audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     state.set_catalog(next);
     state.announce(system.clone());

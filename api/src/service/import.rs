@@ -197,7 +197,7 @@ pub async fn import_households(
 /// Each feature's parent: the unit of the level above with its `parentCode`, or else the one
 /// holding the feature's interior point. A city has no parent, nor has a unit while no unit of
 /// the level above exists (a partial hierarchy may start at any level).
-fn resolve_parents<'a>(
+pub(crate) fn resolve_parents<'a>(
     index: &'a Index,
     level: Level,
     features: &[ImportFeature],
@@ -249,7 +249,7 @@ fn resolve_parents<'a>(
 }
 
 /// Codes must be unique among the units a system sees (its grids and the shared levels).
-fn check_codes_free(index: &Index, features: &[ImportFeature]) -> ApiResult<()> {
+pub(crate) fn check_codes_free(index: &Index, features: &[ImportFeature]) -> ApiResult<()> {
     let taken: HashSet<&str> = index.units().iter().map(|u| u.code.as_str()).collect();
     match features
         .iter()
@@ -269,7 +269,7 @@ fn check_codes_free(index: &Index, features: &[ImportFeature]) -> ApiResult<()> 
 
 /// Every feature's code (given, or issued in reading order after the highest number ever
 /// issued under its parent), and the counters to raise.
-async fn issue_missing_codes(
+pub(crate) async fn issue_missing_codes(
     db: &impl ConnectionTrait,
     index: &Index,
     scope: i64,

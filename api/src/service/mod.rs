@@ -9,6 +9,7 @@ pub mod export;
 pub mod history;
 pub mod households;
 pub mod import;
+pub mod merge;
 pub mod rebalance;
 pub mod systems;
 pub mod tokens;

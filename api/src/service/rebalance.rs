@@ -13,7 +13,7 @@ use geo::{BoundingRect, Coord, Rect};
 use geodata::assign::{locate_batch, UnitCounts};
 use geodata::rebalance::{
     plan_communities, Bounds, CommunityInput, CommunityPlan, ExistingGrid, ExistingMicroGrid,
-    GridStatus, Options, PlannedGrid,
+    GridStatus, Options,
 };
 use geodata::{codes, GridKind, Household, Index, Level, Unit, UnitId};
 use sea_orm::{
@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, StoredUnit};
 use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{self, Actor, Change};
 use crate::service::history::{self, GridChange};
 use crate::service::import::reassign;
 use crate::service::writes::{self, CounterKey};
@@ -252,6 +253,7 @@ pub async fn apply_rebalance_plan(
     state: &AppState,
     plan_id: i64,
     expected_version: i32,
+    actor: &Actor,
 ) -> ApiResult<grid_system::Model> {
     let _writer = state.writer.lock().await;
     let stored = find_plan(&state.db, plan_id).await?;
@@ -327,6 +329,12 @@ pub async fn apply_rebalance_plan(
         .filter(plan::Column::Id.eq(plan_id))
         .exec(&txn)
         .await?;
+    let change = Change::new("applyRebalancePlan", format!("plan {plan_id} applied")).on_system(
+        system.id,
+        expected_version,
+        system.version,
+    );
+    audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     state.set_catalog(next);
     state.announce(system.clone());
@@ -378,9 +386,17 @@ async fn locked_grids(db: &impl ConnectionTrait, system: i64) -> ApiResult<HashS
 
 /// Every household inside the scope's bounding box (the index sorts out which are inside).
 async fn households_within(db: &impl ConnectionTrait, scope: &Unit) -> ApiResult<Vec<Household>> {
-    let Some(area) = scope.geometry.bounding_rect() else {
-        return Ok(Vec::new());
-    };
+    match scope.geometry.bounding_rect() {
+        Some(area) => households_in_area(db, area).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Every household inside a lon/lat box, ordered by id.
+pub async fn households_in_area(
+    db: &impl ConnectionTrait,
+    area: Rect<f64>,
+) -> ApiResult<Vec<Household>> {
     let rows: Vec<(String, f64, f64, i32, Option<String>)> = household::Entity::find()
         .select_only()
         .columns([
@@ -606,18 +622,23 @@ fn describe(
                 });
             }
             let position = drawn.rows.len() as i32;
-            drawn.rows.push(row(
+            let row = PlanRow {
                 position,
-                Level::Grid,
-                None,
-                input.community_id,
+                level: Level::Grid,
+                parent_position: None,
+                community_id: input.community_id,
                 unit_id,
-                status_name(grid.status),
-                &code,
-                &name,
-                grid.kind,
-                &grid,
-            ));
+                status: status_name(grid.status),
+                code: &code,
+                name: &name,
+                kind: grid.kind,
+                geometry: &grid.geometry,
+                households: grid.households.len(),
+                persons: grid.persons,
+                polsby_popper: grid.polsby_popper,
+                infeasible: grid.infeasible,
+            };
+            drawn.rows.push(row.model());
             if let Some(micro) = grid.micro_grids.as_ref() {
                 new_micro_grids += micro.iter().filter(|m| m.kept.is_none()).count();
                 push_micro_grids(
@@ -721,30 +742,23 @@ fn push_micro_grids(
             }
         };
         let position = rows.len() as i32;
-        let grid_like = PlannedGrid {
-            status: GridStatus::New,
-            kind: GridKind::General,
-            geometry: micro.geometry.clone(),
-            households: micro.households.clone(),
-            persons: micro.persons,
-            polsby_popper: 0.0,
-            infeasible: micro.infeasible,
-            micro_grids: None,
-        };
-        let mut model = row(
+        let row = PlanRow {
             position,
-            Level::MicroGrid,
-            Some(grid_position),
-            input.community_id,
-            micro.kept,
+            level: Level::MicroGrid,
+            parent_position: Some(grid_position),
+            community_id: input.community_id,
+            unit_id: micro.kept,
             status,
-            &code,
-            &name,
-            GridKind::General,
-            &grid_like,
-        );
-        model.polsby_popper = Set(geodata::measure::polsby_popper(&micro.geometry));
-        rows.push(model);
+            code: &code,
+            name: &name,
+            kind: GridKind::General,
+            geometry: &micro.geometry,
+            households: micro.households.len(),
+            persons: micro.persons,
+            polsby_popper: geodata::measure::polsby_popper(&micro.geometry),
+            infeasible: micro.infeasible,
+        };
+        rows.push(row.model());
     }
 }
 
@@ -771,7 +785,12 @@ fn new_codes(
 }
 
 /// "水井坊社区第12网格"; dedicated grids "水井坊社区第12网格（专属）".
-fn grid_name(community_name: &str, code: &str, community_code: &str, kind: GridKind) -> String {
+pub(crate) fn grid_name(
+    community_name: &str,
+    code: &str,
+    community_code: &str,
+    kind: GridKind,
+) -> String {
     let number = code
         .get(community_code.len()..)
         .unwrap_or_default()
@@ -782,7 +801,7 @@ fn grid_name(community_name: &str, code: &str, community_code: &str, kind: GridK
     }
 }
 
-fn explain(
+pub(crate) fn explain(
     reason: geodata::rebalance::Infeasibility,
     households: u32,
     community_code: &str,
@@ -813,39 +832,47 @@ fn status_name(status: GridStatus) -> &'static str {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn row(
-    position: i32,
-    level: Level,
-    parent_position: Option<i32>,
-    community_id: UnitId,
-    unit_id: Option<UnitId>,
-    status: &str,
-    code: &str,
-    name: &str,
-    kind: GridKind,
-    grid: &PlannedGrid,
-) -> plan_grid::ActiveModel {
-    plan_grid::ActiveModel {
-        position: Set(position),
-        level: Set(level.as_str().to_owned()),
-        parent_position: Set(parent_position),
-        community_id: Set(community_id),
-        unit_id: Set(unit_id),
-        status: Set(status.to_owned()),
-        code: Set(code.to_owned()),
-        name: Set(name.to_owned()),
-        kind: Set(kind.as_str().to_owned()),
-        geometry: Set(geodata::encoding::to_wkb(&grid.geometry)),
-        households: Set(grid.households.len() as i32),
-        persons: Set(grid.persons as i32),
-        polsby_popper: Set(grid.polsby_popper),
-        infeasible: Set(grid.infeasible.map(|r| r.as_str().to_owned())),
-        ..Default::default()
+/// One grid or micro-grid of a plan, as stored.
+pub(crate) struct PlanRow<'a> {
+    pub position: i32,
+    pub level: Level,
+    pub parent_position: Option<i32>,
+    pub community_id: UnitId,
+    pub unit_id: Option<UnitId>,
+    pub status: &'a str,
+    pub code: &'a str,
+    pub name: &'a str,
+    pub kind: GridKind,
+    pub geometry: &'a geo::MultiPolygon<f64>,
+    pub households: usize,
+    pub persons: u32,
+    pub polsby_popper: f64,
+    pub infeasible: Option<geodata::rebalance::Infeasibility>,
+}
+
+impl PlanRow<'_> {
+    pub(crate) fn model(&self) -> plan_grid::ActiveModel {
+        plan_grid::ActiveModel {
+            position: Set(self.position),
+            level: Set(self.level.as_str().to_owned()),
+            parent_position: Set(self.parent_position),
+            community_id: Set(self.community_id),
+            unit_id: Set(self.unit_id),
+            status: Set(self.status.to_owned()),
+            code: Set(self.code.to_owned()),
+            name: Set(self.name.to_owned()),
+            kind: Set(self.kind.as_str().to_owned()),
+            geometry: Set(geodata::encoding::to_wkb(self.geometry)),
+            households: Set(self.households as i32),
+            persons: Set(self.persons as i32),
+            polsby_popper: Set(self.polsby_popper),
+            infeasible: Set(self.infeasible.map(|r| r.as_str().to_owned())),
+            ..Default::default()
+        }
     }
 }
 
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
+pub(crate) fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     if n == 0 {
         0.0
@@ -862,33 +889,68 @@ async fn save_plan(
     request: RebalanceRequest,
     drawn: DrawnPlan,
 ) -> ApiResult<StoredPlan> {
-    let encode = |e: serde_json::Error| ApiError::Internal(format!("plan encoding: {e}"));
-    let txn = db.begin().await?;
-    let row = plan::ActiveModel {
-        kind: Set(REBALANCE.to_owned()),
-        system_id: Set(system_id),
-        scope_id: Set(scope_id),
-        base_version: Set(base_version),
-        created_at: Set(super::unix_now()),
-        options: Set(serde_json::to_string(&request).map_err(encode)?),
-        summary: Set(serde_json::to_string(&drawn.summary).map_err(encode)?),
-        removed_units: Set(serde_json::to_string(&drawn.removed).map_err(encode)?),
-        applied_version: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let mut rows = drawn.rows;
-    for model in &mut rows {
-        model.plan_id = Set(row.id);
-    }
-    writes::insert_plan_grids(&txn, rows).await?;
-    txn.commit().await?;
+    let header = PlanHeader {
+        kind: REBALANCE,
+        system_id,
+        scope_id,
+        base_version,
+        options: encode_json(&request)?,
+        summary: encode_json(&drawn.summary)?,
+        removed_units: encode_json(&drawn.removed)?,
+    };
+    let row = store_plan(db, header, drawn.rows).await?;
     Ok(StoredPlan {
         row,
         request,
         summary: drawn.summary,
     })
+}
+
+/// What a stored plan says of itself, besides its grids.
+pub(crate) struct PlanHeader {
+    pub kind: &'static str,
+    pub system_id: i64,
+    pub scope_id: i64,
+    pub base_version: i32,
+    /// JSON.
+    pub options: String,
+    /// JSON.
+    pub summary: String,
+    /// JSON array of unit ids.
+    pub removed_units: String,
+}
+
+/// Stores a plan and its grid rows in one transaction.
+pub(crate) async fn store_plan(
+    db: &sea_orm::DatabaseConnection,
+    header: PlanHeader,
+    mut rows: Vec<plan_grid::ActiveModel>,
+) -> ApiResult<plan::Model> {
+    let txn = db.begin().await?;
+    let row = plan::ActiveModel {
+        kind: Set(header.kind.to_owned()),
+        system_id: Set(header.system_id),
+        scope_id: Set(header.scope_id),
+        base_version: Set(header.base_version),
+        created_at: Set(super::unix_now()),
+        options: Set(header.options),
+        summary: Set(header.summary),
+        removed_units: Set(header.removed_units),
+        applied_version: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    for model in &mut rows {
+        model.plan_id = Set(row.id);
+    }
+    writes::insert_plan_grids(&txn, rows).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+pub(crate) fn encode_json(value: &impl Serialize) -> ApiResult<String> {
+    serde_json::to_string(value).map_err(|e| ApiError::Internal(format!("plan encoding: {e}")))
 }
 
 /// What applying a plan writes.

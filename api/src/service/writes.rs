@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use entity::{code_counter, household, plan_grid, unit, unit_history};
+use entity::{code_counter, crosswalk, household, plan_grid, unit, unit_history};
 use geo::BoundingRect;
 use geodata::assign::UnitCounts;
 use geodata::{Household, Level, Unit, UnitId};
@@ -123,6 +123,19 @@ pub async fn delete_units(
                 .exec(db)
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// Inserts crosswalk rows.
+pub async fn insert_crosswalk(
+    db: &impl ConnectionTrait,
+    rows: Vec<crosswalk::ActiveModel>,
+) -> ApiResult<()> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<_> = rows.by_ref().take(HOUSEHOLD_BATCH).collect();
+        crosswalk::Entity::insert_many(batch).exec(db).await?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod faults;
 mod households;
 mod import_errors;
 mod import_locate_export;
+mod merge;
 mod ogc;
 mod rebalance;
 mod replicas;

@@ -252,7 +252,11 @@ fn overfull_community(server: &Server) {
     let plan_id = plan["id"].as_str().expect("id");
     let stale = server.graphql(APPLY, json!({"plan": plan_id, "version": version}));
     assert_eq!(error_code(&stale), "CONFLICT", "{stale:#}");
-    assert_eq!(grids(server).len(), 8, "2 grids in each of the 4 communities, as before");
+    assert_eq!(
+        grids(server).len(),
+        8,
+        "2 grids in each of the 4 communities, as before"
+    );
 
     let applied = server.query(APPLY, json!({"plan": plan_id, "version": version + 1}));
     assert_eq!(applied["applyRebalancePlan"]["version"], version + 2);
