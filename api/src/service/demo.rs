@@ -24,6 +24,8 @@ pub struct DemoSummary {
 /// `micro_grid.geojson` (properties `name`, `code`, `parentCode`, `kind`; full-precision
 /// coordinates, so the files tile exactly as the generated city does) and `households.csv`
 /// (`id,lon,lat,persons,building`). Importing them level by level rebuilds the same city.
+/// `layers/{department}.geojson` holds three synthetic department grid layers drawn over it
+/// (with faults injected on purpose), for `importGridSystem` and merges.
 pub fn write_demo_files(size: DemoSize, dir: &std::path::Path) -> std::io::Result<()> {
     use std::io::Write;
     let city = demo_city(size, DEFAULT_SEED);
@@ -50,6 +52,31 @@ pub fn write_demo_files(size: DemoSize, dir: &std::path::Path) -> std::io::Resul
         }
         writeln!(out, "]}}")?;
         out.flush()?;
+    }
+    let layers_dir = dir.join("layers");
+    std::fs::create_dir_all(&layers_dir)?;
+    for layer in geodata::demo::department_layers(&city, DEFAULT_SEED) {
+        let features: Vec<serde_json::Value> = layer
+            .grids
+            .iter()
+            .map(|grid| {
+                serde_json::json!({
+                    "type": "Feature",
+                    "properties": {
+                        "name": grid.name,
+                        "parentCode": grid.parent.and_then(|p| codes.get(&p)),
+                    },
+                    "geometry": geojson::Geometry::from(&grid.geometry),
+                })
+            })
+            .collect();
+        let collection = serde_json::json!({
+            "type": "FeatureCollection",
+            "name": layer.name,
+            "features": features,
+        });
+        let path = layers_dir.join(format!("{}.geojson", layer.department));
+        std::fs::write(path, collection.to_string())?;
     }
     let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("households.csv"))?);
     writeln!(out, "id,lon,lat,persons,building")?;
