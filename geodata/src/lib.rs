@@ -22,6 +22,7 @@ pub mod encoding;
 pub mod export;
 pub mod index;
 pub mod measure;
+pub mod rebalance;
 pub mod tiles;
 pub mod topology;
 pub mod validate;
