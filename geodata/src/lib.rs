@@ -22,6 +22,8 @@ pub mod encoding;
 pub mod export;
 pub mod index;
 pub mod measure;
+pub mod merge;
+pub mod quality;
 pub mod rebalance;
 pub mod tiles;
 pub mod topology;

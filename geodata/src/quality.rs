@@ -194,7 +194,16 @@ pub fn check_layer(
     // Crossings and slivers, grid by grid; each grid also names its home community.
     let per_grid: Vec<(Option<usize>, Vec<LayerFault>)> = grids
         .par_iter()
-        .map(|grid| cut_by_communities(grid, communities, &community_boxes, sliver_m2, min_area_m2, &count))
+        .map(|grid| {
+            cut_by_communities(
+                grid,
+                communities,
+                &community_boxes,
+                sliver_m2,
+                min_area_m2,
+                &count,
+            )
+        })
         .collect();
     let mut covered: HashSet<usize> = HashSet::new();
     for (home, faults) in per_grid {
@@ -317,9 +326,23 @@ fn cut_by_communities(
         }
         let n = count(piece);
         let other = Some(communities[*c].id);
-        faults.extend(fault(LayerFaultKind::Crossing, Some(grid.id), other, piece, *a, n));
+        faults.extend(fault(
+            LayerFaultKind::Crossing,
+            Some(grid.id),
+            other,
+            piece,
+            *a,
+            n,
+        ));
         if *a < sliver_m2 || n == 0 {
-            faults.extend(fault(LayerFaultKind::Sliver, Some(grid.id), other, piece, *a, n));
+            faults.extend(fault(
+                LayerFaultKind::Sliver,
+                Some(grid.id),
+                other,
+                piece,
+                *a,
+                n,
+            ));
         }
     }
     if area - inside >= min_area_m2 {
@@ -330,15 +353,21 @@ fn cut_by_communities(
                 .flat_map(|(c, _, _)| communities[*c].geometry.orient(Direction::Default).0)
                 .collect(),
         );
-        let outside = grid.geometry.orient(Direction::Default).boolean_op_with_fill_rule(
-            &all,
-            OpType::Difference,
-            FillRule::NonZero,
-        );
+        let outside = grid
+            .geometry
+            .orient(Direction::Default)
+            .boolean_op_with_fill_rule(&all, OpType::Difference, FillRule::NonZero);
         let a = area_m2(&outside);
         if a >= min_area_m2 {
             let n = count(&outside);
-            faults.extend(fault(LayerFaultKind::Crossing, Some(grid.id), None, &outside, a, n));
+            faults.extend(fault(
+                LayerFaultKind::Crossing,
+                Some(grid.id),
+                None,
+                &outside,
+                a,
+                n,
+            ));
         }
     }
     (home, faults)
@@ -362,11 +391,10 @@ fn gaps(
             .flat_map(|g| grids[g.data].geometry.orient(Direction::Default).0)
             .collect(),
     );
-    let region = community.geometry.orient(Direction::Default).boolean_op_with_fill_rule(
-        &clip,
-        OpType::Difference,
-        FillRule::NonZero,
-    );
+    let region = community
+        .geometry
+        .orient(Direction::Default)
+        .boolean_op_with_fill_rule(&clip, OpType::Difference, FillRule::NonZero);
     region
         .0
         .into_iter()

@@ -84,7 +84,15 @@ pub fn department_layers(city: &DemoCity, seed: u64) -> Vec<DepartmentLayer> {
     let communities = communities(city);
     vec![
         public_security(&communities, seed),
-        strips(&communities, "城管网格", "urban-management", 2, 1.0, seed, None),
+        strips(
+            &communities,
+            "城管网格",
+            "urban-management",
+            2,
+            1.0,
+            seed,
+            None,
+        ),
         civil_affairs(&communities, seed),
     ]
 }
@@ -218,8 +226,7 @@ fn public_security(communities: &[Community<'_>], seed: u64) -> DepartmentLayer 
             };
             let lat = geometry.bounding_rect().map_or(30.6, |b| b.center().y);
             let (mx, my) = metres_per_degree(lat);
-            let shifted =
-                geometry.translate(metres * angle.cos() / mx, metres * angle.sin() / my);
+            let shifted = geometry.translate(metres * angle.cos() / mx, metres * angle.sin() / my);
             grids.push(numbering.grid(community.unit, shifted));
         }
     }
@@ -246,7 +253,9 @@ fn strips(
     let mut rng = Rng::new(seed, department);
     let mut grids = Vec::new();
     for community in communities {
-        let count = ((community.grids.len().max(1) as f64) * per_grid).round().max(1.0) as usize;
+        let count = ((community.grids.len().max(1) as f64) * per_grid)
+            .round()
+            .max(1.0) as usize;
         let vertical = north_south.unwrap_or_else(|| rng.below(2) == 0);
         for piece in cut_strips(&community.unit.geometry, count, vertical) {
             grids.push(numbering.grid(community.unit, piece));
@@ -273,13 +282,25 @@ fn cut_strips(area: &MultiPolygon<f64>, count: usize, vertical: bool) -> Vec<Mul
     let band = |from: f64, to: f64| -> MultiPolygon<f64> {
         let rect = if vertical {
             Rect::new(
-                Coord { x: from, y: b.min().y - 1.0 },
-                Coord { x: to, y: b.max().y + 1.0 },
+                Coord {
+                    x: from,
+                    y: b.min().y - 1.0,
+                },
+                Coord {
+                    x: to,
+                    y: b.max().y + 1.0,
+                },
             )
         } else {
             Rect::new(
-                Coord { x: b.min().x - 1.0, y: from },
-                Coord { x: b.max().x + 1.0, y: to },
+                Coord {
+                    x: b.min().x - 1.0,
+                    y: from,
+                },
+                Coord {
+                    x: b.max().x + 1.0,
+                    y: to,
+                },
             )
         };
         area.intersection(&MultiPolygon::new(vec![rect.to_polygon()]))
@@ -337,7 +358,9 @@ fn civil_affairs(communities: &[Community<'_>], seed: u64) -> DepartmentLayer {
     ];
     let mut used: HashSet<usize> = HashSet::new();
     for c in order {
-        let Some(k) = (0..4).min_by_key(|&k| done[k]).filter(|&k| done[k] < FAULTS_PER_KIND)
+        let Some(k) = (0..4)
+            .min_by_key(|&k| done[k])
+            .filter(|&k| done[k] < FAULTS_PER_KIND)
         else {
             break;
         };
@@ -366,7 +389,9 @@ fn civil_affairs(communities: &[Community<'_>], seed: u64) -> DepartmentLayer {
         };
         if let Some(fault) = fault {
             used.insert(c);
-            if let Some(other) = communities.iter().position(|o| Some(o.unit.id) == fault.community)
+            if let Some(other) = communities
+                .iter()
+                .position(|o| Some(o.unit.id) == fault.community)
             {
                 used.insert(other);
             }
@@ -387,8 +412,14 @@ fn square(centre: Coord<f64>, side: f64) -> MultiPolygon<f64> {
     let (mx, my) = metres_per_degree(centre.y);
     let (hx, hy) = (side / 2.0 / mx, side / 2.0 / my);
     MultiPolygon::new(vec![Rect::new(
-        Coord { x: centre.x - hx, y: centre.y - hy },
-        Coord { x: centre.x + hx, y: centre.y + hy },
+        Coord {
+            x: centre.x - hx,
+            y: centre.y - hy,
+        },
+        Coord {
+            x: centre.x + hx,
+            y: centre.y + hy,
+        },
     )
     .to_polygon()])
 }
@@ -401,11 +432,7 @@ fn vertices(geometry: &MultiPolygon<f64>) -> Vec<Coord<f64>> {
 }
 
 /// Grows a grid into a neighbour around a vertex they share.
-fn overlap(
-    grids: &mut [Unit],
-    own: &[usize],
-    rng: &mut Rng,
-) -> Option<InjectedFault> {
+fn overlap(grids: &mut [Unit], own: &[usize], rng: &mut Rng) -> Option<InjectedFault> {
     let a = own[rng.below(own.len())];
     for &b in own {
         if b == a {
@@ -497,7 +524,9 @@ fn crossing(
                 .iter()
                 .map(|c| (c.x.to_bits(), c.y.to_bits()))
                 .collect();
-            for centre in mine.iter().filter(|c| theirs.contains(&(c.x.to_bits(), c.y.to_bits())))
+            for centre in mine
+                .iter()
+                .filter(|c| theirs.contains(&(c.x.to_bits(), c.y.to_bits())))
             {
                 let region = other.unit.geometry.intersection(&square(*centre, 80.0));
                 let area = area_m2(&region);

@@ -1,6 +1,8 @@
 //! Tests of the layer quality report: synthetic faults, the demo city's clean grids and the
 //! department layers' injected faults.
 
+#![allow(clippy::unwrap_used)]
+
 use geo::{polygon, MultiPolygon};
 
 use super::*;
@@ -77,7 +79,11 @@ fn the_demo_grids_are_clean() {
     let communities = of_level(city, Level::Community);
     let grids = of_level(city, Level::Grid);
     let report = check_layer(&communities, &grids, &city.households, 200.0, 1.0);
-    assert!(report.is_empty(), "{:?}", report.all().take(5).collect::<Vec<_>>());
+    assert!(
+        report.is_empty(),
+        "{:?}",
+        report.all().take(5).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -129,7 +135,11 @@ fn quality_finds_every_injected_fault() {
         .iter()
         .filter(|f| f.kind == LayerFaultKind::Overlap)
         .count();
-    assert!(report.overlaps.len() <= overlaps + crossings, "{:?}", report.overlaps);
+    assert!(
+        report.overlaps.len() <= overlaps + crossings,
+        "{:?}",
+        report.overlaps
+    );
     assert_eq!(report.gaps.len(), 4, "{:?}", report.gaps);
     assert_eq!(report.crossings.len(), crossings, "{:?}", report.crossings);
 }
