@@ -718,7 +718,12 @@ fn describe(
                 summary.infeasible.push(InfeasibleGrid {
                     unit_code: code.clone(),
                     code: reason.as_str().to_owned(),
-                    reason: explain(reason, households as u32, &community.code, options.grid),
+                    reason: explain(
+                        reason,
+                        households as u32,
+                        (&community.code, input.households.len() as u32),
+                        options.grid,
+                    ),
                     households: households as u32,
                 });
             }

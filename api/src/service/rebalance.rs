@@ -617,7 +617,12 @@ fn describe(
                 summary.infeasible.push(InfeasibleGrid {
                     unit_code: code.clone(),
                     code: reason.as_str().to_owned(),
-                    reason: explain(reason, households, &community.code, options.grid),
+                    reason: explain(
+                        reason,
+                        households,
+                        (&community.code, input.households.len() as u32),
+                        options.grid,
+                    ),
                     households,
                 });
             }
@@ -801,14 +806,21 @@ pub(crate) fn grid_name(
     }
 }
 
+/// Why a grid is out of bounds, in words; `community_households` is what its community holds.
 pub(crate) fn explain(
     reason: geodata::rebalance::Infeasibility,
     households: u32,
-    community_code: &str,
+    (community_code, community_households): (&str, u32),
     bounds: Bounds,
 ) -> String {
     use geodata::rebalance::Infeasibility::*;
+    let divisible = (1..=community_households / bounds.min.max(1))
+        .any(|k| k * bounds.min <= community_households && community_households <= k * bounds.max);
     match reason {
+        NoFeasibleSplit if !divisible => format!(
+            "community {community_code} holds {community_households} households, which no number of grids of {}-{} adds up to: this grid holds {households}",
+            bounds.min, bounds.max
+        ),
         UnderMinInfeasible => format!(
             "community {community_code} has too few households for a grid of {}: this grid holds {households}",
             bounds.min

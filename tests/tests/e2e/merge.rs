@@ -57,6 +57,7 @@ fn department_layers_merge_into_a_unified_default_system() {
     let dir = std::env::temp_dir().join(format!("gridmap-merge-{}", std::process::id()));
     demo_files(&dir);
     let mut layers: Vec<(String, String)> = Vec::new();
+    let mut first_layer = Value::Null;
     let mut entries: Vec<_> = std::fs::read_dir(dir.join("layers"))
         .expect("layers written")
         .map(|e| e.expect("entry").path())
@@ -73,16 +74,16 @@ fn department_layers_merge_into_a_unified_default_system() {
         let fc: Value =
             serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("JSON");
         let imported = server.query(IMPORT, json!({"name": name, "department": name, "fc": fc}));
+        if first_layer.is_null() {
+            first_layer = fc;
+        }
         let system = &imported["importGridSystem"];
         assert_eq!(system["isDefault"], false);
         assert_eq!(system["version"], 1);
         layers.push((system["id"].as_str().expect("id").to_owned(), name));
     }
     // A name is taken once.
-    let again = server.graphql(
-        IMPORT,
-        json!({"name": layers[0].1, "fc": {"type": "FeatureCollection", "features": []}}),
-    );
+    let again = server.graphql(IMPORT, json!({"name": layers[0].1, "fc": first_layer}));
     assert_eq!(error_code(&again), "CONFLICT", "{again:#}");
 
     // Each layer has faults of its own, with areas and locations.
@@ -111,9 +112,15 @@ fn department_layers_merge_into_a_unified_default_system() {
     let plan_id = plan["id"].as_str().expect("id").to_owned();
     let unified = plan["unifiedGrids"].as_u64().expect("n");
     assert!(unified > 0);
+    let within = plan["withinBounds"].as_u64().expect("n");
     assert!(
-        plan["withinBoundsShare"].as_f64().expect("share") > 0.8,
-        "{plan:#}"
+        within * 10 > unified * 7,
+        "most unified grids in bounds: {plan:#}"
+    );
+    assert_eq!(
+        unified - within,
+        plan["infeasible"].as_array().map_or(0, |i| i.len() as u64),
+        "every grid out of bounds is explained: {plan:#}"
     );
     assert_eq!(plan["sources"].as_array().map(Vec::len), Some(3));
     let read = server.query(
