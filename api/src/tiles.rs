@@ -84,6 +84,16 @@ impl TileCache {
         }
     }
 
+    /// Drops the encoded tiles but keeps the tile sets (the geometry did not change; the
+    /// household counts the tiles carry did).
+    pub fn forget_counts(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.tiles.clear();
+            inner.order.clear();
+            inner.bytes = 0;
+        }
+    }
+
     fn lock(&self) -> ApiResult<std::sync::MutexGuard<'_, CacheInner>> {
         self.inner
             .lock()

@@ -1,14 +1,15 @@
 // Drives GridMap's web map (GET /map) in Debian's headless chromium through playwright-core.
 // Run by tests/tests/e2e/webmap.rs against a server with the demo city:
 //
-//   node map.mjs http://127.0.0.1:PORT screenshots/ PLAN_ID VIEWER_TOKEN
+//   node map.mjs http://127.0.0.1:PORT screenshots/ PLAN_ID VIEWER_TOKEN PLANNER_TOKEN
 //
 // The server lets no anonymous client read (--anonymous-role none), so the pages are opened as
 // /map#token=VIEWER_TOKEN, and one without the token must say what is missing.
 //
 // Checks that the page draws the grids, that a click on a grid shows its chain, that the layer
 // switch hides and shows levels, and that a plan preview draws the proposed grids of plan
-// PLAN_ID (made by the Rust test) or says plainly when a plan cannot be loaded. Saves
+// PLAN_ID (made by the Rust test) or says plainly when a plan cannot be loaded, and that an
+// open map reloads its tiles when that plan is applied (with PLANNER_TOKEN). Saves
 // map.png and map-plan.png, and prints one JSON line (the clicked point and the panel's chain)
 // for the Rust test to compare with GraphQL.
 
@@ -17,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [base, screenshots, planId, token] = process.argv.slice(2);
-if (!base || !screenshots || !planId || !token) {
+const [base, screenshots, planId, token, plannerToken] = process.argv.slice(2);
+if (!base || !screenshots || !planId || !token || !plannerToken) {
   console.error('usage: node map.mjs BASE_URL SCREENSHOT_DIR PLAN_ID VIEWER_TOKEN');
   process.exit(2);
 }
@@ -163,7 +164,27 @@ try {
   await plan.page.screenshot({ path: join(screenshots, 'map-plan.png') });
   check(plan.problems.length === 0, plan.problems.join('\n'));
 
-  // 6. Without the token, the page says what is missing.
+  // 6. Live updates: a plan applied elsewhere reaches the open map (gridSystemChanged), which
+  // reloads its tiles.
+  const graphql = (query, variables, bearer) => fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+    body: JSON.stringify({ query, variables }),
+  }).then((r) => r.json());
+  const read = await graphql('query($id: ID!) { rebalancePlan(id: $id) { baseVersion } }', { id: planId }, token);
+  const baseVersion = read.data.rebalancePlan.baseVersion;
+  const live = await openMap(context, '/map');
+  await live.page.waitForFunction(() => /the default/.test(document.getElementById('status').textContent),
+    null, { timeout: TIMEOUT });
+  await live.page.waitForTimeout(500); // the subscription opens after the start
+  const applied = await graphql('mutation($plan: ID!, $version: Int!) { applyRebalancePlan(planId: $plan, expectedVersion: $version) { version } }',
+    { plan: planId, version: baseVersion }, plannerToken);
+  check(!applied.errors, `the plan applies: ${JSON.stringify(applied)}`);
+  const version = String(applied.data.applyRebalancePlan.version);
+  await live.page.waitForSelector(`#map[data-version="${version}"]`, { timeout: TIMEOUT });
+  check(live.problems.length === 0, live.problems.join('\n'));
+
+  // 7. Without the token, the page says what is missing.
   const anonymous = await context.newPage();
   await anonymous.goto(`${base}/map`);
   await anonymous.waitForFunction(() => /Could not start the map/.test(document.getElementById('status').textContent),

@@ -365,6 +365,40 @@
     }
   });
 
+  // ---- live updates ------------------------------------------------------------------------
+
+  /**
+   * Reloads the tiles when the grid system changes (a plan applied, an import, a rollback),
+   * from the `gridSystemChanged` subscription (graphql-transport-ws on /graphql); reopens the
+   * page when another system becomes the default (a merge applied).
+   */
+  function watchChanges(tiles) {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const socket = new WebSocket(`${scheme}://${location.host}/graphql`, 'graphql-transport-ws');
+    const query = 'subscription { gridSystemChanged { id version isDefault } }';
+    socket.onopen = () => socket.send(JSON.stringify({
+      type: 'connection_init', payload: token ? { Authorization: `Bearer ${token}` } : {},
+    }));
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === 'connection_ack') {
+        socket.send(JSON.stringify({ id: 'changes', type: 'subscribe', payload: { query } }));
+        return;
+      }
+      const changed = message.type === 'next' && message.payload?.data?.gridSystemChanged;
+      if (!changed) return;
+      if (changed.id !== system && changed.isDefault) {
+        location.reload();
+      } else if (changed.id === system) {
+        // a new query string per version: the browser and MapLibre fetch every tile again
+        map.getSource('units').setTiles(tiles.map((t) => `${t}${t.includes('?') ? '&' : '?'}v=${changed.version}`));
+        mapEl.dataset.version = String(changed.version);
+        setStatus(`Grid system ${system} is at version ${changed.version} now; tiles reloaded.`);
+      }
+    };
+    socket.onclose = () => setTimeout(() => watchChanges(tiles), 5000);
+  }
+
   // ---- start -------------------------------------------------------------------------------
 
   buildPanel();
@@ -380,6 +414,7 @@
       map.on('zoomend', updateNotes);
       updateNotes();
       setStatus(`Grid system ${system}, the default.`);
+      watchChanges(tilejson.tiles);
       await settled();
       mapEl.dataset.ready = 'true';
     } catch (error) {

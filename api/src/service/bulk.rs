@@ -86,6 +86,7 @@ pub async fn import_households_csv(
     .on_system(system.id, system.version, system.version);
     audit::record(&txn, actor, change).await?;
     txn.commit().await?;
+    state.tiles.forget_counts();
     Ok(outcome)
 }
 

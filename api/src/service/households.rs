@@ -77,6 +77,7 @@ pub async fn add_household(
     let details = format!("household {:?} added", row.id);
     audit_household(&txn, &catalog, actor, "addHousehold", details).await?;
     txn.commit().await?;
+    state.tiles.forget_counts();
     Ok(row)
 }
 
@@ -117,6 +118,7 @@ pub async fn move_household(
     let details = format!("household {:?} moved", row.id);
     audit_household(&txn, &catalog, actor, "moveHousehold", details).await?;
     txn.commit().await?;
+    state.tiles.forget_counts();
     Ok(row)
 }
 
@@ -148,6 +150,7 @@ pub async fn remove_household(
     let details = format!("household {:?} removed", row.id);
     audit_household(&txn, &catalog, actor, "removeHousehold", details).await?;
     txn.commit().await?;
+    state.tiles.forget_counts();
     Ok(row)
 }
 

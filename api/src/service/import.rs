@@ -185,6 +185,7 @@ pub async fn import_households(
     .on_system(system.id, system.version, system.version);
     audit::record(&txn, actor, change).await?;
     txn.commit().await?;
+    state.tiles.forget_counts();
     Ok(ImportOutcome {
         unit_ids: Vec::new(),
         households: households.len(),

@@ -68,6 +68,8 @@ fn the_map_draws_the_demo_grids_and_a_click_shows_the_chain_in_chromium() {
         .as_str()
         .expect("a plan id")
         .to_owned();
+    // The page applies it with a planner's token, and must reload its tiles when told.
+    let planner = server.token("planner");
     let screenshots = browser.join("screenshots");
     std::fs::create_dir_all(&screenshots).expect("screenshot directory");
     let output = Command::new("node")
@@ -76,6 +78,7 @@ fn the_map_draws_the_demo_grids_and_a_click_shows_the_chain_in_chromium() {
         .arg(&screenshots)
         .arg(&plan)
         .arg(&token)
+        .arg(&planner)
         .current_dir(&browser)
         .output()
         .expect("node runs");
