@@ -119,9 +119,10 @@ pub struct MergedGrid {
 pub struct MergePlan {
     pub community_id: UnitId,
     pub grids: Vec<MergedGrid>,
-    /// Atoms of the overlay (before dissolving slivers).
+    /// Atoms of the overlay (before dissolving slivers; specks of rounding under 0.1 m² not
+    /// counted).
     pub atoms: usize,
-    /// Atoms dissolved as slivers.
+    /// Atoms (or groups of them) dissolved as slivers, specks not counted.
     pub slivers_dissolved: usize,
     /// Source boundary length inside the community (m), and how much of it the unified grids
     /// keep as their own boundaries. A stretch drawn by several layers counts once per layer
@@ -245,6 +246,47 @@ pub fn merge_communities(
         .collect())
 }
 
+/// Step 1 alone, for benchmarks against other overlay engines: the number of atoms of a
+/// community's overlay (the community cut by every source ring, each face labelled with the
+/// source grids covering it).
+///
+/// ```
+/// use geo::{polygon, MultiPolygon};
+/// use geodata::merge::{overlay_atoms, MergeInput, SourceGrid};
+/// let rect = |x0: f64, x1: f64| MultiPolygon::new(vec![polygon![
+///     (x: x0, y: 30.60), (x: x1, y: 30.60), (x: x1, y: 30.61), (x: x0, y: 30.61),
+/// ]]);
+/// let grid = |id, x0, x1| SourceGrid { system_id: id, id, code: String::new(), geometry: rect(x0, x1) };
+/// let input = MergeInput {
+///     community_id: 1,
+///     community_code: "c".into(),
+///     geometry: rect(104.00, 104.03),
+///     // Two overlapping grids leave five faces: a, a and b, b, and the land of neither twice.
+///     sources: vec![grid(1, 104.005, 104.015), grid(2, 104.01, 104.02)],
+///     households: Vec::new(),
+/// };
+/// assert_eq!(overlay_atoms(&input), 5);
+/// ```
+pub fn overlay_atoms(input: &MergeInput) -> usize {
+    let Some(mut plane) = Plane::new(&input.geometry) else {
+        return 0;
+    };
+    let community = plane.shapes(&input.geometry);
+    let mut layer_of: HashMap<i64, usize> = HashMap::new();
+    let sources: Vec<atoms::Source> = input
+        .sources
+        .iter()
+        .map(|s| {
+            let next = layer_of.len();
+            let layer = *layer_of.entry(s.system_id).or_insert(next);
+            atoms::source(&plane, &s.geometry, layer)
+        })
+        .collect();
+    let speck = SPECK_M2 * plane.per_metre * plane.per_metre;
+    let atoms = atoms::overlay(&community, &sources);
+    atoms.area.iter().filter(|&&a| a >= speck).count()
+}
+
 /// The inputs of a merge: for every community (in the order given), the source grids whose
 /// polygons meet it and the households inside it (the first community holding a household's
 /// point takes it). For tests, benchmarks and the command line.
@@ -349,6 +391,10 @@ fn validate(options: &MergeOptions) -> Result<(), RebalanceError> {
     }
 }
 
+/// Faces under this (m²) are specks of rounding (a vertex of one layer half a unit of the plane
+/// off another's edge), not counted as atoms nor as slivers dissolved.
+const SPECK_M2: f64 = 0.1;
+
 /// `length / (1 + layers)²`: what cutting along a boundary drawn by that many layers costs.
 fn cost(length: f64, layers: f64) -> f64 {
     length / ((1.0 + layers) * (1.0 + layers))
@@ -426,7 +472,8 @@ fn plan(input: &MergeInput, options: &MergeOptions) -> MergePlan {
     let mut owner: Vec<usize> = (0..atoms.faces.len()).collect();
     join_buildings(&mut groups, &mut owner, &face_of, households);
     let sliver = options.sliver_m2 * plane.per_metre * plane.per_metre;
-    let slivers_dissolved = dissolve(&mut groups, &mut owner, sliver);
+    let speck = SPECK_M2 * plane.per_metre * plane.per_metre;
+    let slivers_dissolved = dissolve(&mut groups, &mut owner, sliver, speck);
     let live: Vec<usize> = (0..groups.len()).filter(|&g| groups[g].is_some()).collect();
 
     // Divide, cutting groups into building cells where needed.
@@ -569,7 +616,7 @@ fn plan(input: &MergeInput, options: &MergeOptions) -> MergePlan {
     MergePlan {
         community_id: input.community_id,
         grids,
-        atoms: atoms.faces.len(),
+        atoms: atoms.area.iter().filter(|&&a| a >= speck).count(),
         slivers_dissolved,
         source_boundary_m: source_boundary / plane.per_metre,
         kept_boundary_m: kept_boundary / plane.per_metre,
@@ -711,8 +758,9 @@ fn join_buildings(
 }
 
 /// Dissolves groups under `sliver` (square plane units) or holding no household into the
-/// neighbour sharing the longest boundary, smallest first; answers how many dissolved.
-fn dissolve(groups: &mut [Option<Group>], owner: &mut [usize], sliver: f64) -> usize {
+/// neighbour sharing the longest boundary, smallest first; answers how many dissolved (specks
+/// under `speck` aside).
+fn dissolve(groups: &mut [Option<Group>], owner: &mut [usize], sliver: f64, speck: f64) -> usize {
     let is_sliver = |g: &Group| g.area < sliver || g.households.is_empty();
     let mut heap: BinaryHeap<Reverse<(u64, usize)>> = groups
         .iter()
@@ -739,8 +787,10 @@ fn dissolve(groups: &mut [Option<Group>], owner: &mut [usize], sliver: f64) -> u
         let Some((into, _)) = target else {
             continue;
         };
+        if group.area >= speck {
+            dissolved += 1;
+        }
         absorb(groups, owner, g, into);
-        dissolved += 1;
         if let Some(target) = groups[into].as_ref().filter(|t| is_sliver(t)) {
             heap.push(Reverse((target.area.max(0.0).to_bits(), into)));
         }

@@ -5,8 +5,8 @@
 //!
 //! [`department_layers`] derives three layers from the demo grids of a [`DemoCity`]:
 //!
-//! - **public security** (综治): pairs of neighbouring demo grids merged into one (a coarser
-//!   layer), and the whole layer shifted by 8-15 m, as a layer digitised on another base map:
+//! - **public security** (综治): some pairs of neighbouring demo grids merged into one (a
+//!   coarser layer), and the whole layer shifted by 8-15 m, as a layer digitised on another base map:
 //!   it crosses every community boundary a little and leaves thin gaps along the others;
 //! - **urban management** (城管): every community re-cut into as many strips of equal area as it
 //!   has demo grids, along other lines (north-south or east-west, by community);
@@ -59,6 +59,9 @@ pub struct InjectedFault {
     /// The faulty region's area, m².
     pub area_m2: f64,
 }
+
+/// The share of public-security grids merged from two demo grids.
+const COARSENED: f64 = 0.25;
 
 /// How many faults of each kind the civil-affairs layer gets (at most one per community).
 const FAULTS_PER_KIND: usize = 4;
@@ -209,9 +212,11 @@ fn public_security(communities: &[Community<'_>], seed: u64) -> DepartmentLayer 
         let mut i = 0;
         while i < community.grids.len() {
             let first = &community.grids[i].geometry;
+            // One grid in four or so is merged with the next one.
             let merged = community
                 .grids
                 .get(i + 1)
+                .filter(|_| rng.unit() < COARSENED)
                 .map(|next| first.union(&next.geometry))
                 .filter(|union| union.0.len() == 1);
             let geometry = match merged {
