@@ -114,6 +114,7 @@ fn caller(request: &HttpRequest) -> Caller {
 
 async fn graphql(
     schema: Data<GridMapSchema>,
+    state: Data<AppState>,
     limits: Option<Data<Limits>>,
     http: HttpRequest,
     payload: web::Payload,
@@ -142,8 +143,11 @@ async fn graphql(
     }
     let execution = schema.execute(request.data(caller));
     let mut response = if is_mutation {
-        // A mutation is not cut off halfway through its writes.
-        execution.await
+        // A mutation is not cut off halfway through its writes; the unit rows `locate` keeps
+        // in memory may be out of date after it.
+        let response = execution.await;
+        state.unit_rows.forget();
+        response
     } else {
         match tokio::time::timeout(limits.query_timeout, execution).await {
             Ok(response) => response,

@@ -27,6 +27,8 @@ pub struct AppState {
     pub tiles: crate::tiles::TileCache,
     /// Bearer tokens recently found valid.
     pub tokens: TokenCache,
+    /// Unit rows for `locate`, kept per catalog and forgotten after each mutation.
+    pub unit_rows: crate::graphql::rows::UnitRows,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
             tiles: crate::tiles::TileCache::default(),
             tokens: TokenCache::default(),
+            unit_rows: crate::graphql::rows::UnitRows::default(),
         }
     }
 

@@ -8,6 +8,7 @@ mod merge;
 mod mutation;
 mod plans;
 mod query;
+pub(crate) mod rows;
 mod subscription;
 mod types;
 

@@ -6,7 +6,7 @@ use super::args;
 use super::merge::{CrosswalkEntry, MergePlanNode, QualityReport};
 use super::plans::RebalancePlanNode;
 use super::types::{
-    connection, load_units, state, unit_connection, CrsValue, GridSystemNode, HouseholdConnection,
+    connection, state, unit_connection, CrsValue, GridSystemNode, HouseholdConnection,
     HouseholdNode, LevelValue, UnitConnection, UnitNode,
 };
 use crate::access::{Needs, Role};
@@ -97,7 +97,9 @@ impl QueryRoot {
             .extend()?
             .unwrap_or(catalog.default_system);
         let chain = catalog.index(system).extend()?.locate(point);
-        load_units(ctx, &chain).await.extend()
+        super::rows::cached_units(ctx, &catalog, &chain)
+            .await
+            .extend()
     }
 
     /// The households inside a unit of any level, by id, up to 1,000 a page.

@@ -182,7 +182,9 @@ fn kill_mid_write(
         let outcome = request.send_json(body);
         let _ = done.send(());
         // The connection is cut by the kill; anything else is reported by the caller.
-        outcome.map(|r| r.into_string().unwrap_or_default())
+        outcome
+            .map(|r| r.into_string().unwrap_or_default())
+            .map_err(|e| e.to_string())
     });
     let started = Instant::now();
     loop {
