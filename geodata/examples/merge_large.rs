@@ -13,6 +13,7 @@ use geodata::export::feature_json;
 use geodata::merge::{
     crosswalk, merge_communities, merge_inputs, overlay_atoms, MergeOptions, SourceGrid,
 };
+use geodata::quality::check_layer;
 use geodata::{Level, Unit};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
@@ -106,6 +107,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "total (inputs + merge + crosswalk): {:.2} s",
         t_inputs + t_merge + t_crosswalk
     );
+    for layer in &layers {
+        let t = Instant::now();
+        let quality = check_layer(&communities, &layer.grids, &city.households, 200.0, 1.0);
+        println!(
+            "quality of {} ({} grids): {} overlaps, {} gaps, {} crossings, {} slivers in {:.2} s",
+            layer.department,
+            layer.grids.len(),
+            quality.overlaps.len(),
+            quality.gaps.len(),
+            quality.crossings.len(),
+            quality.slivers.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 

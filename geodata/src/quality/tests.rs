@@ -158,3 +158,26 @@ fn a_shifted_layer_crosses_community_boundaries() {
         assert!(fault.location.x() > 103.0 && fault.location.x() < 105.0);
     }
 }
+
+#[test]
+fn department_layers_are_valid_for_import() {
+    let city = city();
+    let mut layers = department_layers(city, DEFAULT_SEED);
+    layers.push(crate::demo::emergency_layer(city, DEFAULT_SEED));
+    for layer in &layers {
+        let features: Vec<serde_json::Value> = layer
+            .grids
+            .iter()
+            .map(|grid| {
+                serde_json::json!({
+                    "type": "Feature",
+                    "properties": { "name": grid.name, "code": grid.code },
+                    "geometry": geojson::Geometry::from(&grid.geometry),
+                })
+            })
+            .collect();
+        let collection = serde_json::json!({ "type": "FeatureCollection", "features": features });
+        let parsed = crate::validate::parse_units(&collection);
+        assert!(parsed.is_ok(), "{}: {:?}", layer.department, parsed.err());
+    }
+}
