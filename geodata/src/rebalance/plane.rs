@@ -187,16 +187,27 @@ fn to_i32(v: f64) -> i32 {
 /// Runs one boolean operation on the grid; vertices are kept as they are (no collinear points
 /// dropped), so that two operations that cut along the same edge split it alike.
 pub(crate) fn overlay(subject: &[IntShape], clip: &[IntShape], rule: OverlayRule) -> IntShapes {
+    overlay_with(subject, clip, rule, false)
+}
+
+/// [`overlay`], optionally with OGC-valid output: a ring that would touch itself at a vertex is
+/// split into a polygon and a hole (geo and most readers reject self-touching rings).
+pub(crate) fn overlay_with(
+    subject: &[IntShape],
+    clip: &[IntShape],
+    rule: OverlayRule,
+    ogc: bool,
+) -> IntShapes {
     let capacity: usize = subject
         .iter()
         .chain(clip)
         .flat_map(|shape| shape.iter().map(Vec::len))
         .sum();
-    let mut overlay = Overlay::new_custom(
-        capacity,
-        IntOverlayOptions::keep_all_points(),
-        Default::default(),
-    );
+    let options = IntOverlayOptions {
+        ogc,
+        ..IntOverlayOptions::keep_all_points()
+    };
+    let mut overlay = Overlay::new_custom(capacity, options, Default::default());
     overlay.add_shapes(subject, ShapeType::Subject);
     overlay.add_shapes(clip, ShapeType::Clip);
     overlay.overlay(rule, FillRule::NonZero)
@@ -204,7 +215,7 @@ pub(crate) fn overlay(subject: &[IntShape], clip: &[IntShape], rule: OverlayRule
 
 /// The union of shapes.
 pub(crate) fn union(shapes: &[IntShape]) -> IntShapes {
-    overlay(shapes, &[], OverlayRule::Subject)
+    overlay_with(shapes, &[], OverlayRule::Subject, true)
 }
 
 /// Twice the signed area of a ring (counter-clockwise positive), exactly in `f64` for rings
