@@ -85,6 +85,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t_crosswalk = t.elapsed().as_secs_f64();
 
     let grids: usize = plans.iter().map(|p| p.grids.len()).sum();
+    let invalid = unified
+        .iter()
+        .filter(|g| !geo::algorithm::Validation::is_valid(*g))
+        .count();
+    let multi = unified.iter().filter(|g| g.0.len() != 1).count();
+    println!("unified grids not valid (geo): {invalid}; not one polygon: {multi}");
     let in_bounds: usize = plans
         .iter()
         .flat_map(|p| &p.grids)

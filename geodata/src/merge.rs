@@ -35,6 +35,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use geo::{BoundingRect, Intersects, MultiPolygon};
+use i_overlay::core::overlay_rule::OverlayRule;
 use i_overlay::i_shape::int::shape::{IntShape, IntShapes};
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -562,7 +563,7 @@ fn plan(input: &MergeInput, options: &MergeOptions) -> MergePlan {
         for &n in &part.nodes {
             part_of_node[n] = p;
         }
-        let geometry = plane.geometry(&graph.union(&part.nodes));
+        let geometry = plane.geometry(&union_of(&graph, &part.nodes));
         let mut members: Vec<usize> = part
             .nodes
             .iter()
@@ -821,7 +822,7 @@ fn divide_groups(
         };
         let shapes: Vec<IntShape> = group.faces.iter().map(|&f| faces[f].clone()).collect();
         if split(g) && buildings(&group.households, households) >= 2 {
-            let region: IntShapes = plane::union(&shapes);
+            let region: IntShapes = plane::overlay(&shapes, &[], OverlayRule::Subject);
             let cells = cells::build(plane, &region, &group.households, households);
             if cells.nodes.len() >= 2 {
                 any_split = true;
@@ -906,6 +907,16 @@ fn divide_groups(
         parts,
         miss,
     }
+}
+
+/// The union of nodes' pieces (plain i_overlay output, as the pieces were cut).
+fn union_of(graph: &Graph, nodes: &[usize]) -> IntShapes {
+    let shapes: Vec<IntShape> = nodes
+        .iter()
+        .flat_map(|&n| graph.nodes[n].pieces.iter())
+        .map(|&p| graph.pieces[p].clone())
+        .collect();
+    plane::overlay(&shapes, &[], OverlayRule::Subject)
 }
 
 /// The buildings among some households: building keys, or points for those without one.
