@@ -2,7 +2,8 @@
 //!
 //! One R-tree per level, bulk-loaded over the units' bounding boxes, filters the candidates;
 //! an exact, robust containment test decides. Beside each R-tree a cell map (see `cells`)
-//! answers most points with one memory read, leaving the exact test to points near borders. [`Index::locate`] finds the deepest unit that
+//! answers most points with one memory read, and the others with one more: a block holding the
+//! few edges that cross the point's cell. [`Index::locate`] finds the deepest unit that
 //! holds the point and answers its whole chain up to the city through the parent links, so the
 //! chain is always consistent (each unit's parent follows it), even on shared borders.
 //!
@@ -26,6 +27,17 @@ use crate::{Level, Unit, UnitId};
 pub type Slot = u32;
 
 type Envelope = GeomWithData<Rectangle<[f64; 2]>, Slot>;
+
+/// A chain has at most one unit per level.
+const CHAIN_MAX: usize = Level::ALL.len();
+
+/// One slot's chain of ids, nearest first, aligned to a cache line.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Chain {
+    ids: [UnitId; CHAIN_MAX],
+    len: usize,
+}
 
 mod cells;
 mod rings;
@@ -66,13 +78,9 @@ pub struct Index {
     units: Vec<Unit>,
     slot_of: HashMap<UnitId, Slot>,
     parent_slot: Vec<Option<Slot>>,
-    /// Every slot's chain of ids (itself, then its ancestors), end to end, so that an answer
-    /// is one contiguous read rather than a walk up the parent links.
-    chains: Vec<UnitId>,
-    /// Where each slot's chain starts in `chains`; one more entry closes the last.
-    chain_starts: Vec<u32>,
-    /// The units' rings end to end, for exact tests in border cells.
-    rings: rings::FlatRings,
+    /// Every slot's chain of ids (itself, then its ancestors), one cache line each, so that
+    /// an answer is one read rather than a walk up the parent links.
+    chains: Vec<Chain>,
     /// Deepest level first.
     levels: Vec<LevelTree>,
 }
@@ -96,6 +104,7 @@ impl Index {
             .iter()
             .map(|unit| unit.parent.and_then(|p| slot_of.get(&p).copied()))
             .collect();
+        let rings = rings::FlatRings::new(&units);
         let mut envelopes: Vec<Vec<Envelope>> = vec![Vec::new(); Level::ALL.len()];
         for (slot, unit) in units.iter().enumerate() {
             if let Some(rect) = unit.geometry.bounding_rect() {
@@ -114,7 +123,7 @@ impl Index {
             .map(|(level, envelopes)| {
                 let slots: Vec<Slot> = envelopes.iter().map(|e| e.data).collect();
                 let tree = RTree::bulk_load(envelopes);
-                let cells = cells::CellMap::build(&units, &slots, |coord| {
+                let cells = cells::CellMap::build(&units, &slots, &rings, |coord| {
                     pick(
                         &units,
                         tree.locate_all_at_point([coord.x, coord.y]).map(|e| e.data),
@@ -128,20 +137,23 @@ impl Index {
                 }
             })
             .collect();
-        // A chain has at most one unit per level; the bound also keeps a malformed cycle of
-        // parent links from looping.
-        let mut chains = Vec::new();
-        let mut chain_starts = Vec::with_capacity(units.len() + 1);
-        for slot in 0..units.len() as Slot {
-            chain_starts.push(chains.len() as u32);
-            let walk = std::iter::successors(Some(slot), |s| parent_slot[*s as usize]);
-            chains.extend(walk.take(Level::ALL.len()).map(|s| units[s as usize].id));
-        }
-        chain_starts.push(chains.len() as u32);
+        // The bound also keeps a malformed cycle of parent links from looping.
+        let chains = (0..units.len() as Slot)
+            .map(|slot| {
+                let mut chain = Chain {
+                    ids: [0; CHAIN_MAX],
+                    len: 0,
+                };
+                let walk = std::iter::successors(Some(slot), |s| parent_slot[*s as usize]);
+                for (id, s) in chain.ids.iter_mut().zip(walk) {
+                    *id = units[s as usize].id;
+                    chain.len += 1;
+                }
+                chain
+            })
+            .collect();
         Index {
             chains,
-            chain_starts,
-            rings: rings::FlatRings::new(&units),
             units,
             slot_of,
             parent_slot,
@@ -157,7 +169,12 @@ impl Index {
         };
         let one_read = points
             .iter()
-            .filter(|p| !matches!(cells.cell_at(p.0), cells::Cell::Border(_)))
+            .filter(|p| {
+                !matches!(
+                    cells.cell_at(p.0),
+                    cells::Cell::Border(_) | cells::Cell::Unknown
+                )
+            })
             .count();
         one_read as f64 / points.len().max(1) as f64
     }
@@ -172,11 +189,8 @@ impl Index {
 
     /// A slot's id and its ancestors' ids, nearest first.
     pub fn chain_ids(&self, slot: Slot) -> &[UnitId] {
-        let (start, end) = (
-            self.chain_starts[slot as usize] as usize,
-            self.chain_starts[slot as usize + 1] as usize,
-        );
-        &self.chains[start..end]
+        let chain = &self.chains[slot as usize];
+        &chain.ids[..chain.len]
     }
 
     /// The deepest unit holding `point`, if any.
@@ -282,15 +296,14 @@ impl Index {
     }
 
     fn slot_in(&self, level: &LevelTree, coord: Coord<f64>) -> Option<Slot> {
-        match level.cells.as_ref().map(|cells| cells.cell_at(coord)) {
-            Some(cells::Cell::Empty) => None,
-            Some(cells::Cell::Inside(slot)) => Some(slot),
-            Some(cells::Cell::Border(candidates)) => pick_by(
-                candidates.iter().copied(),
-                |slot| self.rings.position(slot, coord),
-                |slot| &self.units[slot as usize].code,
-            ),
-            None => self.slot_by_tree(level, coord),
+        let found = level
+            .cells
+            .as_ref()
+            .map(|cells| cells.locate(coord, |slot| self.units[slot as usize].code.as_str()));
+        match found {
+            Some(cells::Found::Nothing) => None,
+            Some(cells::Found::Unit(slot)) => Some(slot),
+            Some(cells::Found::Unknown) | None => self.slot_by_tree(level, coord),
         }
     }
 

@@ -44,6 +44,28 @@ impl FlatRings {
         rings
     }
 
+    /// Every vertex of every ring, end to end.
+    pub(super) fn coords(&self) -> &[Coord<f64>] {
+        &self.coords
+    }
+
+    /// The ranges in [`FlatRings::coords`] of the rings of the unit at `slot` (each closed: its
+    /// last vertex repeats its first).
+    pub(super) fn rings_of(&self, slot: Slot) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let (first, last) = (
+            self.unit_rings[slot as usize] as usize,
+            self.unit_rings[slot as usize + 1] as usize,
+        );
+        (first..last).map(move |ring| {
+            let start = if ring == 0 {
+                0
+            } else {
+                self.ring_ends[ring - 1] as usize
+            };
+            start..self.ring_ends[ring] as usize
+        })
+    }
+
     /// Where `p` lies relative to the unit at `slot`: inside, on its boundary, or outside.
     pub(super) fn position(&self, slot: Slot, p: Coord<f64>) -> CoordPos {
         let (first, last) = (

@@ -207,3 +207,42 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Vertices and points on a grid of 1/32 (the cells of this lattice are 1/8 wide, and
+    /// their reference points lie on that grid): points fall exactly on reference points, on
+    /// lines through a reference point and a vertex, on edges and on vertices, the degenerate
+    /// cases of the cell-local test.
+    #[test]
+    fn cell_local_tests_agree_with_a_brute_force_scan_on_degenerate_points(
+        jitter in prop::collection::vec(-9i32..=9, 16..64),
+        points in prop::collection::vec((-8i32..=200, -8i32..=168), 80),
+    ) {
+        let jitter: Vec<f64> = jitter.iter().map(|&j| f64::from(j) / 32.0).collect();
+        let units = jittered_lattice(6, 5, &jitter);
+        let index = Index::new(units.clone());
+        for (x, y) in points {
+            let point = Point::new(f64::from(x) / 32.0, f64::from(y) / 32.0);
+            prop_assert_eq!(index.locate(point), brute_force(&units, point), "at {:?}", point);
+        }
+    }
+}
+
+#[test]
+fn every_cell_of_a_lattice_answers_its_reference_points_and_corners() {
+    // Sample every 1/64: each reference point and corner of every cell, and the points between.
+    let units = jittered_lattice(4, 3, &[0.125, -0.25, 0.0625, 0.1875, -0.125]);
+    let index = Index::new(units.clone());
+    for i in -4..=4 * 64 + 4 {
+        for j in -4..=3 * 64 + 4 {
+            let point = Point::new(f64::from(i) / 64.0, f64::from(j) / 64.0);
+            assert_eq!(
+                index.locate(point),
+                brute_force(&units, point),
+                "at {point:?}"
+            );
+        }
+    }
+}
