@@ -993,7 +993,7 @@ fn unit_changes(
         counters: HashMap::new(),
         area: None,
     };
-    let mut retired_grids: Vec<UnitId> = removed.to_vec();
+    let mut new_codes: HashMap<UnitId, String> = HashMap::new();
     let mut replanned_micro_parents: HashSet<UnitId> = HashSet::new();
     let mut kept_micro: HashSet<UnitId> = HashSet::new();
     let mut areas = Vec::new();
@@ -1037,10 +1037,10 @@ fn unit_changes(
                     if level == Level::MicroGrid {
                         replanned_micro_parents.insert(parent_id);
                     }
-                    let parent_code = index
-                        .get(parent_id)
-                        .or_else(|| changes.inserted.iter().find(|u| u.id == parent_id))
-                        .map(|u| u.code.clone());
+                    let parent_code = match index.get(parent_id) {
+                        Some(existing) => Some(existing.code.clone()),
+                        None => new_codes.get(&parent_id).cloned(),
+                    };
                     if let Some(parent_code) = parent_code {
                         raise(
                             &mut changes.counters,
@@ -1051,6 +1051,7 @@ fn unit_changes(
                         );
                     }
                 }
+                new_codes.insert(id, row.code.clone());
                 changes.inserted.push(Unit {
                     id,
                     code: row.code.clone(),
@@ -1068,9 +1069,8 @@ fn unit_changes(
             areas.extend(old.geometry.bounding_rect());
         }
     }
-    retired_grids.sort_unstable();
     // Micro-grids of retired grids go, and those of grids whose micro-grids were redrawn.
-    let retired_set: HashSet<UnitId> = retired_grids.iter().copied().collect();
+    let retired_set: HashSet<UnitId> = removed.iter().copied().collect();
     for unit in index.units().iter().filter(|u| u.level == Level::MicroGrid) {
         let Some(parent) = unit.parent else { continue };
         let parent_goes = retired_set.contains(&parent);
@@ -1082,7 +1082,7 @@ fn unit_changes(
     }
     changes
         .retired
-        .extend(retired_grids.into_iter().map(|id| (id, Level::Grid)));
+        .extend(removed.iter().map(|&id| (id, Level::Grid)));
     changes.area = geodata::measure::extent(areas);
     Ok(changes)
 }
