@@ -4,12 +4,10 @@ use async_graphql::{Context, Enum, Object, ResultExt, SimpleObject, ID};
 use entity::crosswalk;
 use geodata::quality::{LayerFault, LayerFaultKind, LayerQuality};
 
-use super::args;
-use super::plans::{Infeasibility, PlanGridConnection, PlanGridNode};
-use super::types::{connection, load_units, state, GridSystemNode, LevelValue, UnitNode};
+use super::plans::{plan_grid_connection, Infeasibility, PlanGridConnection};
+use super::types::{load_units, state, GridSystemNode, LevelValue, UnitNode};
 use crate::error::ApiError;
 use crate::service::merge::StoredMergePlan;
-use crate::service::rebalance::page_plan_grids;
 use crate::service::systems::resolve_system;
 
 /// A layer's faults against the communities it covers, largest first in each list.
@@ -251,24 +249,7 @@ impl MergePlanNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<PlanGridConnection> {
-        let state = state(ctx).extend()?;
-        let first = args::page_size(first).extend()?;
-        let after_position = args::id_cursor(after.as_deref()).extend()?;
-        let page = page_plan_grids(
-            &state.db,
-            self.0.row.id,
-            level.map(Into::into),
-            after_position,
-            first,
-        )
-        .await
-        .extend()?;
-        Ok(connection(
-            page,
-            after.is_some(),
-            |g| g.position.to_string(),
-            PlanGridNode,
-        ))
+        plan_grid_connection(ctx, self.0.row.id, level, first, after).await
     }
 }
 

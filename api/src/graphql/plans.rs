@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::args;
 use super::types::{
-    connection, load_units, state, ConnectionTotals, CrsValue, GridKindValue, GridSystemNode,
-    LevelValue, UnitNode,
+    connection, geometry_in, load_units, state, ConnectionTotals, CrsValue, GridKindValue,
+    GridSystemNode, LevelValue, UnitNode,
 };
 use crate::error::ApiError;
 use crate::service::rebalance::{page_plan_grids, InfeasibleGrid, StoredPlan};
@@ -179,25 +179,36 @@ impl RebalancePlanNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<PlanGridConnection> {
-        let state = state(ctx).extend()?;
-        let first = args::page_size(first).extend()?;
-        let after_position = args::id_cursor(after.as_deref()).extend()?;
-        let page = page_plan_grids(
-            &state.db,
-            self.0.row.id,
-            level.map(Into::into),
-            after_position,
-            first,
-        )
-        .await
-        .extend()?;
-        Ok(connection(
-            page,
-            after.is_some(),
-            |g| g.position.to_string(),
-            PlanGridNode,
-        ))
+        plan_grid_connection(ctx, self.0.row.id, level, first, after).await
     }
+}
+
+/// A page of a stored plan's grids (any kind of plan), in plan order.
+pub async fn plan_grid_connection(
+    ctx: &Context<'_>,
+    plan_id: i64,
+    level: Option<LevelValue>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<PlanGridConnection> {
+    let state = state(ctx).extend()?;
+    let first = args::page_size(first).extend()?;
+    let after_position = args::id_cursor(after.as_deref()).extend()?;
+    let page = page_plan_grids(
+        &state.db,
+        plan_id,
+        level.map(Into::into),
+        after_position,
+        first,
+    )
+    .await
+    .extend()?;
+    Ok(connection(
+        page,
+        after.is_some(),
+        |g| g.position.to_string(),
+        PlanGridNode,
+    ))
 }
 
 /// Why a planned grid is out of bounds.
@@ -313,10 +324,6 @@ impl PlanGridNode {
         &self,
         #[graphql(default)] crs: CrsValue,
     ) -> async_graphql::Result<Json<Value>> {
-        let geometry = geodata::encoding::from_wkb(&self.0.geometry)
-            .map_err(ApiError::from)
-            .extend()?;
-        let geometry = geodata::crs::geometry_from_wgs84(crs.into(), &geometry);
-        Ok(Json(geodata::export::geometry_json(&geometry)))
+        geometry_in(&self.0.geometry, crs)
     }
 }

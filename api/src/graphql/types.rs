@@ -161,6 +161,15 @@ pub async fn unit_connection(
     ))
 }
 
+/// Stored WKB as a GeoJSON geometry (RFC 7946) in `crs`.
+pub fn geometry_in(wkb: &[u8], crs: CrsValue) -> async_graphql::Result<Json<Value>> {
+    let geometry = geodata::encoding::from_wkb(wkb)
+        .map_err(ApiError::from)
+        .extend()?;
+    let geometry = geodata::crs::geometry_from_wgs84(crs.into(), &geometry);
+    Ok(Json(geodata::export::geometry_json(&geometry)))
+}
+
 /// Loads units by id, in the order of `ids`.
 pub async fn load_units(ctx: &Context<'_>, ids: &[i64]) -> ApiResult<Vec<UnitNode>> {
     let loader = ctx
@@ -271,11 +280,7 @@ impl UnitNode {
         &self,
         #[graphql(default)] crs: CrsValue,
     ) -> async_graphql::Result<Json<Value>> {
-        let geometry = geodata::encoding::from_wkb(&self.0.geometry)
-            .map_err(ApiError::from)
-            .extend()?;
-        let geometry = geodata::crs::geometry_from_wgs84(crs.into(), &geometry);
-        Ok(Json(geodata::export::geometry_json(&geometry)))
+        geometry_in(&self.0.geometry, crs)
     }
 
     /// Households inside the unit (at any level below it too).

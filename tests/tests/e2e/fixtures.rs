@@ -7,6 +7,13 @@ use serde_json::{json, Value};
 use crate::server::Server;
 
 /// A rectangle as a GeoJSON Polygon, counter-clockwise.
+/// The `extensions.code` of a GraphQL answer's first error (panics when there is none).
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an error with a code: {body:#}"))
+}
+
 pub fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {
     json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
 }

@@ -1,18 +1,12 @@
 //! Single household changes over GraphQL: counts follow the household along its chain, and
 //! mistakes get clear codes.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::fixtures::*;
 use crate::server::Server;
 
 crate::on_every_backend!(a_household_added_moved_and_removed_moves_the_counts);
-
-fn error_code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
-}
 
 fn a_household_added_moved_and_removed_moves_the_counts(server: &Server) {
     import_hierarchy(server, "GRID");

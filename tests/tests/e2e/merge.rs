@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use crate::fixtures::error_code;
 use crate::server::{binary, Backend, Server};
 
 const IMPORT: &str = r#"
@@ -43,12 +44,6 @@ fn demo_files(dir: &Path) {
         .status()
         .expect("gridmap demo runs");
     assert!(status.success());
-}
-
-fn error_code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("an error with a code: {body:#}"))
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 
-use crate::fixtures::{self, import_hierarchy, IMPORT_HOUSEHOLDS};
+use crate::fixtures::{self, error_code, import_hierarchy, IMPORT_HOUSEHOLDS};
 use crate::on_every_backend;
 use crate::server::{Backend, Server};
 
@@ -70,12 +70,6 @@ fn grids(server: &Server) -> HashMap<String, (String, i64)> {
         }
         after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
     }
-}
-
-fn error_code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("an error with a code: {body:#}"))
 }
 
 #[test]
