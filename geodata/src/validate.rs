@@ -15,7 +15,8 @@
 //!    self-intersection, holes inside the shell, rings that do not cross, parts that do not
 //!    overlap;
 //! 7. `properties.name` is a non-empty string; `code`, `parentCode` and the feature `id`, when
-//!    present, are strings (ids may be numbers) and are not repeated within the collection.
+//!    present, are strings (ids may be numbers) and are not repeated within the collection;
+//!    no string holds a NUL character (U+0000), which PostgreSQL cannot store.
 //!
 //! Rings may come in either orientation: output is normalised by [`crate::export`].
 
@@ -345,6 +346,14 @@ fn feature_parts(index: usize, feature: &Value) -> Result<FeatureParts<'_>, Vali
     }
     let feature_id = match object.get("id") {
         None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.contains('\0') => {
+            return Err(ValidationError::WrongType {
+                feature: index,
+                field: "id".to_owned(),
+                expected: "a string without NUL characters",
+                found: NUL_IN_TEXT.to_owned(),
+            })
+        }
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
@@ -380,6 +389,10 @@ fn feature_parts(index: usize, feature: &Value) -> Result<FeatureParts<'_>, Vali
     Ok((feature_id, properties, geometry))
 }
 
+/// Why text holding U+0000 is refused: PostgreSQL cannot store it in a text column, so it
+/// would fail the whole import late, inside the transaction, instead of here.
+const NUL_IN_TEXT: &str = "a string with a NUL character (U+0000), which cannot be stored";
+
 fn required_string(
     index: usize,
     properties: &Map<String, Value>,
@@ -398,6 +411,11 @@ fn optional_string(
 ) -> Result<Option<String>, ValidationError> {
     match properties.get(property) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.contains('\0') => Err(ValidationError::BadProperty {
+            feature: index,
+            property,
+            reason: NUL_IN_TEXT.to_owned(),
+        }),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
         Some(other) => Err(ValidationError::WrongType {

@@ -181,3 +181,18 @@ fn households_need_unique_ids_and_whole_persons() {
     let households = parse_households(&collection).expect("valid");
     assert_eq!(households[1].persons, 1);
 }
+
+#[test]
+fn text_with_a_nul_character_is_refused_where_it_is() {
+    let mut collection = square_collection();
+    collection["features"][1]["properties"]["name"] = json!("east\u{0}");
+    let e = parse_units(&collection).expect_err("NUL in a name");
+    assert_eq!(e.feature(), Some(1));
+    assert_eq!(e.field().as_deref(), Some("properties.name"));
+    assert!(e.to_string().contains("NUL"), "{e}");
+
+    let mut collection = square_collection();
+    collection["features"][0]["id"] = json!("a\u{0}");
+    let e = parse_units(&collection).expect_err("NUL in an id");
+    assert_eq!((e.feature(), e.field().as_deref()), (Some(0), Some("id")));
+}

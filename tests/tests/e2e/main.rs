@@ -13,6 +13,7 @@ mod demo;
 mod faults;
 mod households;
 mod import_errors;
+mod import_fuzz;
 mod import_locate_export;
 mod merge;
 mod ogc;
