@@ -183,6 +183,15 @@ impl Columns {
         if id.is_empty() {
             return Err(bad("id", "a household needs an id".to_owned()));
         }
+        // PostgreSQL cannot store U+0000 in text; say so here rather than fail mid-import.
+        for (column, name) in [(Some(self.id), "id"), (self.building, "building")] {
+            if column.is_some_and(|c| field(c).contains('\0')) {
+                return Err(bad(
+                    name,
+                    "a NUL character (U+0000) cannot be stored".to_owned(),
+                ));
+            }
+        }
         let number = |column: usize, name: &str| {
             field(column)
                 .parse::<f64>()

@@ -40,6 +40,17 @@ pub async fn add_household(
     if new.id.trim().is_empty() {
         return Err(ApiError::invalid("id: a household needs a non-empty id"));
     }
+    // PostgreSQL cannot store U+0000 in text.
+    let with_nul = [("id", Some(&new.id)), ("building", new.building.as_ref())]
+        .into_iter()
+        .find(|(_, text)| text.is_some_and(|t| t.contains('\0')));
+    if let Some((field, _)) = with_nul {
+        return Err(ApiError::InvalidInput {
+            message: format!("{field}: a NUL character (U+0000) cannot be stored"),
+            feature: None,
+            field: Some(field.to_owned()),
+        });
+    }
     let _writer = state.writer.lock().await;
     let catalog = state.catalog()?;
     if household::Entity::find_by_id(new.id.clone())

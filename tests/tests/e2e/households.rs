@@ -18,6 +18,17 @@ fn a_household_added_moved_and_removed_moves_the_counts(server: &Server) {
     assert_eq!(unit_counts(server, "990101001001001"), (1, 4));
     assert_eq!(unit_counts(server, "9901"), (1, 4));
 
+    // PostgreSQL cannot store U+0000: refused up front, naming the field, on every backend.
+    for (id, building, field) in [("x\0", "B9", "id"), ("x2", "B\0", "building")] {
+        let refused = server.graphql(
+            "mutation($id: ID!, $building: String) { addHousehold(id: $id, lon: 104.05, lat: 30.75, building: $building) { id } }",
+            json!({"id": id, "building": building}),
+        );
+        assert_eq!(error_code(&refused), "INVALID_INPUT", "{refused:#}");
+        assert_eq!(refused["errors"][0]["extensions"]["field"], field);
+    }
+    assert_eq!(unit_counts(server, "9901"), (1, 4), "nothing written");
+
     let moved = server.query(
         r#"mutation { moveHousehold(id: "x1", lon: 104.35, lat: 30.65) { unit { code } } }"#,
         json!({}),
