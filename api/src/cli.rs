@@ -97,6 +97,20 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Import a department's grid layer (a GeoJSON FeatureCollection of polygons) as a new grid
+    /// system. All or nothing.
+    ImportGridSystem {
+        /// The GeoJSON file.
+        file: PathBuf,
+        /// The new system's name.
+        #[arg(long)]
+        name: String,
+        /// The department that drew it.
+        #[arg(long)]
+        department: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Plan the merge of several grid systems into a new unified one (a dry run, stored as a
     /// plan), and apply it with `--apply`.
     Merge {
@@ -286,6 +300,12 @@ pub fn run() -> ExitCode {
                 };
                 rebalance(&scope, system, request, apply, database).await
             }
+            Some(Command::ImportGridSystem {
+                file,
+                name,
+                department,
+                database,
+            }) => import_grid_system(file, name, department, database).await,
             Some(Command::Merge {
                 sources,
                 name,
@@ -359,10 +379,7 @@ async fn import(
     system: Option<i64>,
     database: DatabaseArgs,
 ) -> Result<(), String> {
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let collection: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+    let collection = read_json(&file)?;
     let state = state(&database).await?;
     let outcome =
         crate::service::import::import_units(&state, level, collection, system, &Actor::cli())
@@ -404,9 +421,7 @@ async fn import_households(file: PathBuf, database: DatabaseArgs) -> Result<(), 
         let outcome = outcome?;
         (outcome.households, outcome.outside_grids)
     } else {
-        let text = std::fs::read_to_string(&file).map_err(open_error)?;
-        let collection: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+        let collection = read_json(&file)?;
         let outcome = crate::service::import::import_households(&state, &collection, &Actor::cli())
             .await
             .map_err(describe)?;
@@ -656,6 +671,30 @@ fn bench(
     Ok(())
 }
 
+async fn import_grid_system(
+    file: PathBuf,
+    name: String,
+    department: Option<String>,
+    database: DatabaseArgs,
+) -> Result<(), String> {
+    let collection = read_json(&file)?;
+    let state = state(&database).await?;
+    let system = crate::service::merge::import_grid_system(
+        &state,
+        name,
+        department,
+        collection,
+        &Actor::cli(),
+    )
+    .await
+    .map_err(describe)?;
+    println!(
+        "imported grid system {} ({}); gridmap serve and gridSystemQuality(system: \"{}\") report its faults",
+        system.id, system.name, system.id
+    );
+    Ok(())
+}
+
 async fn merge(
     sources: &[String],
     name: String,
@@ -769,6 +808,13 @@ fn bench_rebalance(size: DemoSize, write_data: Option<PathBuf>) -> Result<(), St
         q.households_moved, q.mean_polsby_popper
     );
     Ok(())
+}
+
+/// A JSON document from a file.
+fn read_json(file: &std::path::Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))
 }
 
 fn describe(error: ApiError) -> String {

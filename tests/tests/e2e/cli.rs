@@ -1,5 +1,5 @@
-//! The command line for scripts: `gridmap import` and `gridmap export` against a database
-//! file, without a server.
+//! The command line for scripts: `gridmap import` and `gridmap export`, and the planners'
+//! `import-grid-system`, `merge` and `rebalance`, against a database file, without a server.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -192,5 +192,79 @@ fn the_demo_city_written_to_files_imports_back_level_by_level() {
         households, 50_000,
         "every household in exactly one micro-grid"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A planner's session on the command line: the demo city and its department layers, a merge
+/// applied, then a rebalance of one district applied on the unified system.
+#[test]
+fn planners_merge_and_rebalance_from_the_command_line() {
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("cli.db").display());
+    let ok = |output: Output| {
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    ok(gridmap(&["demo"], &url));
+    let files = dir.join("files");
+    ok(gridmap(
+        &["demo", "--out", &files.display().to_string()],
+        &url,
+    ));
+    let mut names = Vec::new();
+    for department in ["civil-affairs", "public-security", "urban-management"] {
+        let file = files.join("layers").join(format!("{department}.geojson"));
+        let said = ok(gridmap(
+            &[
+                "import-grid-system",
+                &file.display().to_string(),
+                "--name",
+                department,
+                "--department",
+                department,
+            ],
+            &url,
+        ));
+        assert!(said.contains(department), "{said}");
+        names.push(department);
+    }
+    let dry = ok(gridmap(
+        &["merge", "--sources", &names.join(","), "--name", "unified"],
+        &url,
+    ));
+    assert!(
+        dry.contains("unified grids") && dry.contains("not applied"),
+        "{dry}"
+    );
+    let applied = ok(gridmap(
+        &[
+            "merge",
+            "--sources",
+            &names.join(","),
+            "--name",
+            "unified",
+            "--apply",
+        ],
+        &url,
+    ));
+    assert!(applied.contains("is the default now"), "{applied}");
+
+    let rebalanced = ok(gridmap(
+        &["rebalance", "--scope", "510104", "--apply"],
+        &url,
+    ));
+    assert!(
+        rebalanced.contains("applied: grid system unified is at version 2"),
+        "{rebalanced}"
+    );
+    let refused = gridmap(&["merge", "--sources", "nope", "--name", "x"], &url);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("\"nope\""));
     let _ = std::fs::remove_dir_all(&dir);
 }
