@@ -47,9 +47,20 @@ fn demo_files(dir: &Path) {
 }
 
 #[test]
-fn department_layers_merge_into_a_unified_default_system() {
-    let server = Server::start(Backend::Sqlite, true);
-    let dir = std::env::temp_dir().join(format!("gridmap-merge-{}", std::process::id()));
+fn department_layers_merge_into_a_unified_default_system_on_sqlite() {
+    merge_scenario(&Server::start(Backend::Sqlite, true));
+}
+
+#[test]
+fn department_layers_merge_into_a_unified_default_system_on_postgres() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    merge_scenario(&Server::start(backend, true));
+}
+
+fn merge_scenario(server: &Server) {
+    let dir = std::env::temp_dir().join(crate::server::unique_name());
     demo_files(&dir);
     let mut layers: Vec<(String, String)> = Vec::new();
     let mut first_layer = Value::Null;
