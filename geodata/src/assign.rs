@@ -53,8 +53,11 @@ pub struct Assignment {
 /// # Performance
 /// Linear in the households after an `O(n log n)` sort; parallel over rayon's pool.
 pub fn assign_households(index: &Index, households: &[Household]) -> Assignment {
-    let coords: Vec<Coord<f64>> = households.iter().map(|h| h.point.0).collect();
+    let coords: Vec<Coord<f64>> = households.par_iter().map(|h| h.point.0).collect();
     let slots = locate_batch(index, &coords);
+    // Per slot, what the loops below need, in small dense tables rather than whole units.
+    let ids: Vec<UnitId> = index.units().iter().map(|u| u.id).collect();
+    let in_grid: Vec<bool> = index.units().iter().map(|u| u.level.is_grid()).collect();
     let mut direct = vec![UnitCounts::default(); index.len()];
     let mut outside_grids = Vec::new();
     for (i, (slot, household)) in slots.iter().zip(households).enumerate() {
@@ -63,7 +66,7 @@ pub fn assign_households(index: &Index, households: &[Household]) -> Assignment 
                 let tally = &mut direct[*slot as usize];
                 tally.households += 1;
                 tally.persons += u64::from(household.persons);
-                if !index.unit(*slot).level.is_grid() {
+                if !in_grid[*slot as usize] {
                     outside_grids.push(i);
                 }
             }
@@ -72,8 +75,8 @@ pub fn assign_households(index: &Index, households: &[Household]) -> Assignment 
     }
     Assignment {
         unit_of: slots
-            .iter()
-            .map(|slot| slot.map(|s| index.unit(s).id))
+            .par_iter()
+            .map(|slot| slot.map(|s| ids[s as usize]))
             .collect(),
         counts: roll_up(index, direct),
         outside_grids,
@@ -119,7 +122,9 @@ fn roll_up(index: &Index, mut counts: Vec<UnitCounts>) -> Vec<(UnitId, UnitCount
     nonzero
 }
 
-/// Indices of `coords` ordered along a Hilbert curve of order 16 over their bounding box.
+/// Indices of `coords` ordered along a Hilbert curve of order 12 over their bounding box
+/// (4096 × 4096 cells; points sharing a cell keep their input order). A least-significant-
+/// digit radix sort on the 24-bit keys: three passes of 256 buckets, linear and cache-friendly.
 fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
     let (mut min, mut max) = (
         Coord {
@@ -141,7 +146,7 @@ fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
             y: max.y.max(c.y),
         };
     }
-    const SIDE: f64 = 65535.0;
+    const SIDE: f64 = 4095.0;
     let scale_x = if max.x > min.x {
         SIDE / (max.x - min.x)
     } else {
@@ -157,12 +162,27 @@ fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
         .enumerate()
         .map(|(i, c)| {
             // Casts saturate, so stray coordinates land on the curve's edge.
-            let x = ((c.x - min.x) * scale_x) as u32;
-            let y = ((c.y - min.y) * scale_y) as u32;
-            (hilbert_key(x, y), i as u32)
+            let x = (((c.x - min.x) * scale_x) as u32).min(4095);
+            let y = (((c.y - min.y) * scale_y) as u32).min(4095);
+            (hilbert_key(x << 4, y << 4) >> 8, i as u32)
         })
         .collect();
-    keyed.par_sort_unstable();
+    let mut spare = vec![(0u32, 0u32); keyed.len()];
+    for shift in [0, 8, 16] {
+        let mut starts = [0usize; 257];
+        for &(key, _) in &keyed {
+            starts[(key >> shift & 0xFF) as usize + 1] += 1;
+        }
+        for digit in 0..256 {
+            starts[digit + 1] += starts[digit];
+        }
+        for &(key, i) in &keyed {
+            let at = &mut starts[(key >> shift & 0xFF) as usize];
+            spare[*at] = (key, i);
+            *at += 1;
+        }
+        std::mem::swap(&mut keyed, &mut spare);
+    }
     keyed.into_iter().map(|(_, i)| i).collect()
 }
 

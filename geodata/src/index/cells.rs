@@ -470,19 +470,34 @@ fn position(body: &[u64], r: Coord<f64>, r_inside: bool, p: Coord<f64>) -> Coord
         x: f64::from_bits(body[i]),
         y: f64::from_bits(body[i + 1]),
     };
+    // Only edges meeting the box of `r` and `p` can cross the segment or hold `p` (closed
+    // boxes, so a perturbed vertex on the box's side is kept too).
+    let (min_x, max_x) = (r.x.min(p.x), r.x.max(p.x));
+    let (min_y, max_y) = (r.y.min(p.y), r.y.max(p.y));
     let mut inside = r_inside;
     let mut at = 0;
     while at < body.len() {
         let count = body[at] as usize;
         let mut a = vertex(at + 1);
-        let mut side_a = RobustKernel::orient2d(r, p, a);
+        // The side of `a`, when already known from the previous edge.
+        let mut side_a = None;
         for i in 1..count {
             let b = vertex(at + 1 + 2 * i);
+            if a.x.max(b.x) < min_x
+                || a.x.min(b.x) > max_x
+                || a.y.max(b.y) < min_y
+                || a.y.min(b.y) > max_y
+            {
+                (a, side_a) = (b, None);
+                continue;
+            }
+            let side_of_a = side_a.unwrap_or_else(|| RobustKernel::orient2d(r, p, a));
             let side_b = RobustKernel::orient2d(r, p, b);
             // Perturbed off the line: a vertex on it counts as clockwise of it.
-            let straddles = (side_a == Orientation::CounterClockwise)
+            let straddles = (side_of_a == Orientation::CounterClockwise)
                 != (side_b == Orientation::CounterClockwise);
-            if straddles || side_a == Orientation::Collinear || side_b == Orientation::Collinear {
+            if straddles || side_of_a == Orientation::Collinear || side_b == Orientation::Collinear
+            {
                 let p_side = RobustKernel::orient2d(a, b, p);
                 if p_side == Orientation::Collinear
                     && p.x >= a.x.min(b.x)
@@ -496,7 +511,7 @@ fn position(body: &[u64], r: Coord<f64>, r_inside: bool, p: Coord<f64>) -> Coord
                     inside = !inside;
                 }
             }
-            (a, side_a) = (b, side_b);
+            (a, side_a) = (b, Some(side_b));
         }
         at += 1 + 2 * count;
     }
