@@ -28,7 +28,9 @@
 //!
 //! All cutting and joining runs on one integer grid per community (see `plane`), so pieces
 //! share their vertices exactly and the grids tile the community with neither gap nor overlap
-//! beyond a unit of that grid (well under a millimetre). The random trees come from a generator
+//! beyond a unit of that grid (well under a millimetre). A grid's vertex lying on the
+//! community's edge (or a neighbour's) is put on that edge there too, so no needle of free land
+//! is left along a border they share. The random trees come from a generator
 //! seeded by the community's id: the same input always gives the same plan.
 //!
 //! Fixed grids (dedicated or locked) are never flagged, whatever their counts: they are not

@@ -38,12 +38,16 @@ pub(super) fn plan(input: &CommunityInput, options: &Options) -> CommunityPlan {
     };
     let sliver = SLIVER_M2 * plane.per_metre * plane.per_metre;
     let touch = TOUCH_M * plane.per_metre;
-    let community = plane.shapes(&input.geometry);
-    let grids: Vec<IntShapes> = input
-        .grids
-        .iter()
-        .map(|g| plane.shapes(&g.geometry))
+    // The community and its grids on the grid, each vertex on every edge it lies on (see
+    // `plane::node`): no needle is left between a grid and the community's edge, or between
+    // two grids, where their borders run together.
+    let mut polygons: Vec<IntShapes> = std::iter::once(&input.geometry)
+        .chain(input.grids.iter().map(|g| &g.geometry))
+        .map(|geometry| plane.shapes(geometry))
         .collect();
+    plane::node(&mut polygons);
+    let grids = polygons.split_off(1);
+    let community = polygons.pop().unwrap_or_default();
     let boxes: Vec<Option<Rect<f64>>> = input
         .grids
         .iter()

@@ -17,6 +17,8 @@ use i_overlay::core::overlay::{IntOverlayOptions, Overlay, ShapeType};
 use i_overlay::core::overlay_rule::OverlayRule;
 use i_overlay::i_float::int::point::IntPoint;
 use i_overlay::i_shape::int::shape::{IntContour, IntShape, IntShapes};
+use rstar::primitives::GeomWithData;
+use rstar::{RTree, AABB};
 
 use crate::measure::metres_per_degree;
 
@@ -143,10 +145,16 @@ impl Plane {
     }
 }
 
-/// A ring without spikes: vertices where the ring turns back on itself within
-/// [`SPIKE_UNITS`] of a straight line. Rounding the crossing of two edges to the grid can leave
-/// such a needle next to a vertex; it holds no area to speak of, and lon/lat consumers that
-/// judge a ring's winding at its extreme vertex would misread it.
+/// A ring without spikes: vertices where the ring turns back on itself (an acute turn) and its
+/// two edges stay within [`SPIKE_UNITS`] of each other, however long they are. Rounding the
+/// crossing of two edges to the grid can leave such a needle next to a vertex; it holds no
+/// area to speak of, its two sides may cross once its vertices are back in lon/lat (input
+/// vertices come back exactly, computed ones rounded), and lon/lat consumers that judge a
+/// ring's winding at its extreme vertex would misread it.
+///
+/// The width of the needle is the triangle's lowest altitude (on its longest side): measured on
+/// the base between the two neighbours instead, a needle hundreds of metres long that comes back
+/// a few metres from where it left would count as wide.
 fn without_spikes(contour: &IntContour) -> IntContour {
     const SPIKE_UNITS: f64 = 2.0;
     let mut ring = contour.clone();
@@ -166,7 +174,10 @@ fn without_spikes(contour: &IntContour) -> IntContour {
                 f64::from(q.y) - f64::from(v.y),
             );
             let cross = ax * by - ay * bx;
-            let base = distance(p, q).max(1.0);
+            let base = distance(p, q)
+                .max(distance(p, v))
+                .max(distance(v, q))
+                .max(1.0);
             let repeated = v == p;
             if repeated || (ax * bx + ay * by < 0.0 && cross.abs() / base <= SPIKE_UNITS) {
                 ring.remove(i);
@@ -177,6 +188,79 @@ fn without_spikes(contour: &IntContour) -> IntContour {
         }
     }
     ring
+}
+
+/// Vertices this close to an edge of another polygon (plane units) lie on it: see [`node`].
+const NODE_UNITS: f64 = 2.0;
+
+/// Puts every vertex of each polygon on the edges of the others that it lies on, within
+/// [`NODE_UNITS`] (vertices inserted in order along the edge).
+///
+/// Where the input has a T-junction (a grid's vertex on the community's edge, or on a
+/// neighbour's, without being a vertex of it), the vertex lies on the edge in lon/lat but,
+/// rounded to the grid on its own, up to a unit beside it: the difference of the two polygons
+/// would then keep a needle a unit wide all along their common border, hundreds of metres
+/// long, which cells cut into pieces and grids take up. Once the vertex is on both rings, the
+/// common border is the very same edges on both sides and nothing is left between them.
+///
+/// # Performance
+/// One R-tree of all vertices; each edge asks it for the vertices in its box.
+pub(crate) fn node(polygons: &mut [IntShapes]) {
+    let points: Vec<GeomWithData<[i32; 2], usize>> = polygons
+        .iter()
+        .enumerate()
+        .flat_map(|(i, shapes)| {
+            shapes
+                .iter()
+                .flatten()
+                .flatten()
+                .map(move |p| GeomWithData::new([p.x, p.y], i))
+        })
+        .collect();
+    let tree = RTree::bulk_load(points);
+    let reach = NODE_UNITS.ceil() as i32;
+    for (i, shapes) in polygons.iter_mut().enumerate() {
+        for contour in shapes.iter_mut().flat_map(|shape| shape.iter_mut()) {
+            let n = contour.len();
+            let mut noded = Vec::with_capacity(n);
+            for k in 0..n {
+                let (a, b) = (contour[k], contour[(k + 1) % n]);
+                noded.push(a);
+                let envelope = AABB::from_corners(
+                    [
+                        a.x.min(b.x).saturating_sub(reach),
+                        a.y.min(b.y).saturating_sub(reach),
+                    ],
+                    [
+                        a.x.max(b.x).saturating_add(reach),
+                        a.y.max(b.y).saturating_add(reach),
+                    ],
+                );
+                let (ax, ay) = (f64::from(a.x), f64::from(a.y));
+                let (dx, dy) = (f64::from(b.x) - ax, f64::from(b.y) - ay);
+                let length2 = dx * dx + dy * dy;
+                if length2 == 0.0 {
+                    continue;
+                }
+                let mut on: Vec<(f64, IntPoint)> = tree
+                    .locate_in_envelope(envelope)
+                    .filter(|point| point.data != i)
+                    .map(|point| IntPoint::new(point.geom()[0], point.geom()[1]))
+                    .filter(|&p| p != a && p != b)
+                    .filter_map(|p| {
+                        let (px, py) = (f64::from(p.x) - ax, f64::from(p.y) - ay);
+                        let t = (px * dx + py * dy) / length2;
+                        let off = (px * dy - py * dx).abs() / length2.sqrt();
+                        (t > 0.0 && t < 1.0 && off <= NODE_UNITS).then_some((t, p))
+                    })
+                    .collect();
+                on.sort_by(|x, y| x.0.total_cmp(&y.0));
+                on.dedup_by(|x, y| x.1 == y.1);
+                noded.extend(on.into_iter().map(|(_, p)| p));
+            }
+            *contour = noded;
+        }
+    }
 }
 
 fn to_i32(v: f64) -> i32 {

@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 
 use geo::algorithm::orient::{Direction, Orient};
-use geo::{coord, polygon, Area, BooleanOps, BoundingRect, Contains, LineString, Point, Polygon};
+use geo::{
+    coord, polygon, Area, BooleanOps, BoundingRect, Contains, LineString, Point, Polygon,
+    Validation,
+};
 use proptest::prelude::*;
 
 use super::*;
@@ -105,6 +108,12 @@ fn check_plan(
         if redrawn && grid.geometry.0.len() != 1 {
             return Err(format!("grid {i} has {} polygons", grid.geometry.0.len()));
         }
+        if redrawn && !grid.geometry.is_valid() {
+            return Err(format!(
+                "grid {i} is not valid: {:?}",
+                grid.geometry.validation_errors()
+            ));
+        }
         let kept_fixed = matches!(grid.status, GridStatus::Kept(id) if input.grids.iter().any(|g| g.id == id && (g.locked || g.kind == GridKind::Dedicated)));
         if !kept_fixed
             && !options.grid.holds(grid.households.len() as u32)
@@ -159,6 +168,12 @@ fn check_plan(
                         return Err(format!(
                             "micro-grid {j} of grid {i} has {} polygons",
                             m.geometry.0.len()
+                        ));
+                    }
+                    if m.kept.is_none() && !m.geometry.is_valid() {
+                        return Err(format!(
+                            "micro-grid {j} of grid {i} is not valid: {:?}",
+                            m.geometry.validation_errors()
                         ));
                     }
                     if !bounds.holds(m.households.len() as u32) && m.infeasible.is_none() {
@@ -726,6 +741,59 @@ proptest! {
         prop_assert!(replan.grids.iter().all(|g| matches!(g.status, GridStatus::Kept(_))), "{:?}", replan.grids.iter().map(|g| (g.status, g.households.len())).collect::<Vec<_>>());
         prop_assert!(replan.removed.is_empty());
         prop_assert_eq!(replan.households_moved, 0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A kept grid along the community's edge
+
+/// A community whose top edge slants, a kept grid in its left part whose top runs along that
+/// edge from a vertex `C` of its own (a T-junction: not a vertex of the community) to the
+/// community's corner, and buildings to the right of `C` stacked so that the borders between
+/// their cells cross the grid's top edge.
+fn edge_case(at: f64, rise: f64, seed: u64) -> CommunityInput {
+    let (x0, x1, y0) = (104.0, 104.01, 30.6);
+    let (left, right) = (30.604, 30.604 + rise);
+    let top = |x: f64| left + (right - left) * (x - x0) / (x1 - x0);
+    let community = MultiPolygon::new(vec![
+        polygon![(x: x0, y: y0), (x: x1, y: y0), (x: x1, y: right), (x: x0, y: left)],
+    ]);
+    let xc = x0 + (x1 - x0) * at;
+    let kept = MultiPolygon::new(vec![
+        polygon![(x: x0, y: y0), (x: xc, y: y0), (x: xc, y: top(xc)), (x: x0, y: left)],
+    ]);
+    let mut households = Vec::new();
+    for b in 0..6 {
+        let x = x0 + (xc - x0) * (b as f64 + 0.5) / 6.0;
+        households.push(household(b, x, y0 + 0.001, Some(format!("k{b}"))));
+    }
+    let mut state = seed | 1;
+    for b in 0..12 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let jitter = (state >> 11) as f64 / (1u64 << 53) as f64;
+        let x = xc + (x1 - xc) * (0.05 + 0.3 * jitter);
+        let y = y0 + (top(x) - y0) * (b as f64 + 0.5) / 12.0;
+        households.push(household(6 + b, x, y, Some(format!("f{b}"))));
+    }
+    input(community, vec![grid(1, kept)], households)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, rng_seed: proptest::test_runner::RngSeed::Fixed(7), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The free land between the community's edge and a kept grid along it is no needle: the
+    /// grids drawn there are valid polygons.
+    #[test]
+    fn a_grid_along_the_community_edge_leaves_no_needle(at in 0.2f64..0.8, rise in -0.003f64..0.003, seed in any::<u64>()) {
+        let input = edge_case(at, rise, seed);
+        let options = Options { grid: Bounds { min: 5, max: 7 }, micro_grid: Some(Bounds { min: 2, max: 4 }) };
+        let plan = plan_community(&input, &options).unwrap();
+        prop_assert_eq!(plan.grids[0].status, GridStatus::Kept(1));
+        if let Err(message) = check_plan(&input, &options, &plan) {
+            prop_assert!(false, "{}", message);
+        }
     }
 }
 
