@@ -180,11 +180,11 @@ impl Index {
     }
 
     /// The chain of units holding `point`, deepest first, up to the top of the hierarchy;
-    /// empty when no unit holds it. See the module doc for points on shared borders.
-    pub fn locate(&self, point: Point<f64>) -> Vec<UnitId> {
+    /// empty when no unit holds it. See the module doc for points on shared borders. The
+    /// chains are precomputed, so the answer is borrowed, not built.
+    pub fn locate(&self, point: Point<f64>) -> &[UnitId] {
         self.deepest_slot(point.0)
-            .map(|slot| self.chain_ids(slot).to_vec())
-            .unwrap_or_default()
+            .map_or(&[], |slot| self.chain_ids(slot))
     }
 
     /// A slot's id and its ancestors' ids, nearest first.
