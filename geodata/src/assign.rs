@@ -55,23 +55,44 @@ pub struct Assignment {
 pub fn assign_households(index: &Index, households: &[Household]) -> Assignment {
     let coords: Vec<Coord<f64>> = households.par_iter().map(|h| h.point.0).collect();
     let slots = locate_batch(index, &coords);
-    // Per slot, what the loops below need, in small dense tables rather than whole units.
+    // Per slot, what the tally needs, in small dense tables rather than whole units.
     let ids: Vec<UnitId> = index.units().iter().map(|u| u.id).collect();
     let in_grid: Vec<bool> = index.units().iter().map(|u| u.level.is_grid()).collect();
-    let mut direct = vec![UnitCounts::default(); index.len()];
-    let mut outside_grids = Vec::new();
-    for (i, (slot, household)) in slots.iter().zip(households).enumerate() {
-        match slot {
-            Some(slot) => {
-                let tally = &mut direct[*slot as usize];
-                tally.households += 1;
-                tally.persons += u64::from(household.persons);
-                if !in_grid[*slot as usize] {
-                    outside_grids.push(i);
+    let piece = households
+        .len()
+        .div_ceil(rayon::current_num_threads())
+        .max(1);
+    let tallies: Vec<(Vec<UnitCounts>, Vec<usize>)> = slots
+        .par_chunks(piece)
+        .zip(households.par_chunks(piece))
+        .enumerate()
+        .map(|(k, (slots, households))| {
+            let mut direct = vec![UnitCounts::default(); index.len()];
+            let mut outside_grids = Vec::new();
+            for (i, (slot, household)) in slots.iter().zip(households).enumerate() {
+                match slot {
+                    Some(slot) => {
+                        let tally = &mut direct[*slot as usize];
+                        tally.households += 1;
+                        tally.persons += u64::from(household.persons);
+                        if !in_grid[*slot as usize] {
+                            outside_grids.push(k * piece + i);
+                        }
+                    }
+                    None => outside_grids.push(k * piece + i),
                 }
             }
-            None => outside_grids.push(i),
+            (direct, outside_grids)
+        })
+        .collect();
+    let mut direct = vec![UnitCounts::default(); index.len()];
+    let mut outside_grids = Vec::new();
+    for (piece_direct, piece_outside) in tallies {
+        for (sum, part) in direct.iter_mut().zip(piece_direct) {
+            sum.households += part.households;
+            sum.persons += part.persons;
         }
+        outside_grids.extend(piece_outside);
     }
     Assignment {
         unit_of: slots
@@ -84,13 +105,28 @@ pub fn assign_households(index: &Index, households: &[Household]) -> Assignment 
 }
 
 /// The deepest unit's slot for each coordinate, in input order: [`Index::deepest_slot`] for a
-/// whole batch, in Hilbert order and in parallel.
+/// whole batch, in Hilbert order and in parallel. Households of one building usually share its
+/// point, and the sort brings them together, so a point equal to the one before it takes that
+/// one's answer without a lookup.
 pub fn locate_batch(index: &Index, coords: &[Coord<f64>]) -> Vec<Option<Slot>> {
     let order = hilbert_order(coords);
     let sorted: Vec<Option<Slot>> = order
         .par_iter()
         .with_min_len(1024)
-        .map(|&i| index.deepest_slot(coords[i as usize]))
+        .map_init(
+            || None,
+            |previous: &mut Option<(Coord<f64>, Option<Slot>)>, &i| {
+                let coord = coords[i as usize];
+                match *previous {
+                    Some((at, slot)) if at == coord => slot,
+                    _ => {
+                        let slot = index.deepest_slot(coord);
+                        *previous = Some((coord, slot));
+                        slot
+                    }
+                }
+            },
+        )
         .collect();
     let mut slots = vec![None; coords.len()];
     for (&i, slot) in order.iter().zip(sorted) {
@@ -124,7 +160,7 @@ fn roll_up(index: &Index, mut counts: Vec<UnitCounts>) -> Vec<(UnitId, UnitCount
 
 /// Indices of `coords` ordered along a Hilbert curve of order 12 over their bounding box
 /// (4096 × 4096 cells; points sharing a cell keep their input order). A least-significant-
-/// digit radix sort on the 24-bit keys: three passes of 256 buckets, linear and cache-friendly.
+/// digit radix sort on the 24-bit keys: two passes of 4096 buckets, linear and cache-friendly.
 fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
     let (mut min, mut max) = (
         Coord {
@@ -167,17 +203,19 @@ fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
             (hilbert_key(x << 4, y << 4) >> 8, i as u32)
         })
         .collect();
+    // Both digits' bucket sizes in one read, then two stable scatters.
+    let mut starts = [[0usize; DIGITS + 1]; 2];
+    for &(key, _) in &keyed {
+        starts[0][(key & DIGIT_MASK) as usize + 1] += 1;
+        starts[1][(key >> DIGIT_BITS) as usize + 1] += 1;
+    }
     let mut spare = vec![(0u32, 0u32); keyed.len()];
-    for shift in [0, 8, 16] {
-        let mut starts = [0usize; 257];
-        for &(key, _) in &keyed {
-            starts[(key >> shift & 0xFF) as usize + 1] += 1;
-        }
-        for digit in 0..256 {
+    for (pass, starts) in starts.iter_mut().enumerate() {
+        for digit in 0..DIGITS {
             starts[digit + 1] += starts[digit];
         }
         for &(key, i) in &keyed {
-            let at = &mut starts[(key >> shift & 0xFF) as usize];
+            let at = &mut starts[(key >> (pass as u32 * DIGIT_BITS) & DIGIT_MASK) as usize];
             spare[*at] = (key, i);
             *at += 1;
         }
@@ -185,6 +223,11 @@ fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
     }
     keyed.into_iter().map(|(_, i)| i).collect()
 }
+
+/// The radix sort's digits: two of 12 bits make the 24-bit keys.
+const DIGIT_BITS: u32 = 12;
+const DIGITS: usize = 1 << DIGIT_BITS;
+const DIGIT_MASK: u32 = DIGITS as u32 - 1;
 
 /// The distance along a Hilbert curve of order 16 of the cell (x, y), both below 2^16
 /// (Wikipedia's `xy2d`).
@@ -209,7 +252,58 @@ fn hilbert_key(mut x: u32, mut y: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use geo::{polygon, MultiPolygon};
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::{GridKind, Level, Unit};
+
+    /// Four unit squares side by side: points on their shared edges have a defined answer.
+    fn squares() -> Index {
+        Index::new(
+            (0..4)
+                .map(|i| {
+                    let x = f64::from(i);
+                    Unit {
+                        id: 10 + UnitId::from(i),
+                        code: format!("G{i}"),
+                        name: format!("G{i}"),
+                        level: Level::Grid,
+                        kind: GridKind::General,
+                        parent: None,
+                        geometry: MultiPolygon::new(vec![polygon![
+                            (x: x, y: 0.0), (x: x + 1.0, y: 0.0), (x: x + 1.0, y: 1.0), (x: x, y: 1.0),
+                        ]]),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn a_batch_answers_each_point_as_a_single_lookup_does(
+            pool in prop::collection::vec(
+                (prop::sample::select(vec![-0.5, 0.0, 0.25, 1.0, 1.5, 2.0, 3.999, 4.0, 4.5]), -0.2f64..1.2),
+                1..12,
+            ),
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 0..3000),
+        ) {
+            // Points repeat, as households of one building do, in any order.
+            let index = squares();
+            let coords: Vec<Coord<f64>> = picks
+                .iter()
+                .map(|pick| {
+                    let (x, y) = pool[pick.index(pool.len())];
+                    Coord { x, y }
+                })
+                .collect();
+            let batch = locate_batch(&index, &coords);
+            for (coord, slot) in coords.iter().zip(batch) {
+                prop_assert_eq!(slot, index.deepest_slot(*coord), "at {:?}", coord);
+            }
+        }
+    }
 
     #[test]
     fn hilbert_keys_visit_every_cell_of_a_small_curve_once() {
