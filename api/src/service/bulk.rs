@@ -39,7 +39,7 @@ pub struct BulkOutcome {
 /// or is stored already. Nothing is written then.
 pub async fn import_households_csv(
     state: &AppState,
-    input: impl Read,
+    input: impl Read + Send + 'static,
     progress: impl Fn(u64),
     actor: &Actor,
 ) -> ApiResult<BulkOutcome> {
@@ -49,34 +49,27 @@ pub async fn import_households_csv(
     let columns = Columns::find(reader.byte_headers().map_err(csv_error)?)?;
     let _writer = state.writer.lock().await;
     let catalog = state.catalog()?;
-    let txn = state.db.begin().await?;
-    let mut deltas = CountDeltas::new();
-    let mut outcome = BulkOutcome {
-        households: 0,
-        outside_grids: 0,
+    // Reading and assigning the next chunk overlaps inserting this one: on PostgreSQL each
+    // side is about half of the work.
+    let (sender, mut ready) = tokio::sync::mpsc::channel(1);
+    let reading = {
+        let catalog = catalog.clone();
+        tokio::task::spawn_blocking(move || read_chunks(reader, &columns, &catalog, &sender))
     };
-    let mut record = csv::ByteRecord::new();
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-    let mut first_line = 2;
-    loop {
-        let more = reader.read_byte_record(&mut record).map_err(csv_error)?;
-        if more {
-            let line = record.position().map_or(0, |p| p.line());
-            chunk.push(columns.household(&record, line)?);
-        }
-        if chunk.len() == CHUNK_ROWS || (!more && !chunk.is_empty()) {
-            let unit_of = count_chunk(&catalog, &chunk, &mut deltas, &mut outcome)?;
-            writes::insert_households(&txn, &chunk, &unit_of)
-                .await
-                .map_err(|e| duplicate_or(e, first_line))?;
-            first_line += chunk.len() as u64;
-            chunk.clear();
-            progress(outcome.households);
-        }
-        if !more {
-            break;
-        }
+    let txn = state.db.begin().await?;
+    let mut done = 0;
+    while let Some(chunk) = ready.recv().await {
+        let chunk: ReadyChunk = chunk?;
+        writes::insert_households(&txn, &chunk.households, &chunk.unit_of)
+            .await
+            .map_err(|e| duplicate_or(e, chunk.first_line))?;
+        done += chunk.households.len() as u64;
+        progress(done);
     }
+    let (deltas, outcome) = reading
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or_else(|| ApiError::Internal("the CSV reader stopped early".to_owned()))?;
     writes::apply_count_deltas(&txn, &deltas).await?;
     let system = systems::resolve_system(&txn, Some(catalog.default_system)).await?;
     let change = Change::new(
@@ -88,6 +81,66 @@ pub async fn import_households_csv(
     txn.commit().await?;
     state.tiles.forget_counts();
     Ok(outcome)
+}
+
+/// Households read, checked and assigned, ready to insert.
+struct ReadyChunk {
+    households: Vec<Household>,
+    /// The default system's deepest unit of each household.
+    unit_of: Vec<Option<UnitId>>,
+    /// The file's line of the first household.
+    first_line: u64,
+}
+
+/// Reads the rows a chunk at a time, assigns and counts each chunk and hands it on; returns
+/// the count changes and totals once the whole file is read. A bad row is handed on as the
+/// error and ends the reading (`None`); so does a receiver that has given up.
+fn read_chunks(
+    mut reader: csv::Reader<impl Read>,
+    columns: &Columns,
+    catalog: &Catalog,
+    ready: &tokio::sync::mpsc::Sender<ApiResult<ReadyChunk>>,
+) -> Option<(CountDeltas, BulkOutcome)> {
+    let mut deltas = CountDeltas::new();
+    let mut outcome = BulkOutcome {
+        households: 0,
+        outside_grids: 0,
+    };
+    let mut record = csv::ByteRecord::new();
+    let mut first_line = 2;
+    let mut next_chunk = || -> ApiResult<Option<ReadyChunk>> {
+        let mut households = Vec::with_capacity(CHUNK_ROWS);
+        while households.len() < CHUNK_ROWS
+            && reader.read_byte_record(&mut record).map_err(csv_error)?
+        {
+            let line = record.position().map_or(0, |p| p.line());
+            households.push(columns.household(&record, line)?);
+        }
+        if households.is_empty() {
+            return Ok(None);
+        }
+        let unit_of = count_chunk(catalog, &households, &mut deltas, &mut outcome)?;
+        let chunk = ReadyChunk {
+            first_line,
+            households,
+            unit_of,
+        };
+        first_line += chunk.households.len() as u64;
+        Ok(Some(chunk))
+    };
+    loop {
+        match next_chunk() {
+            Ok(None) => break,
+            Ok(Some(chunk)) => ready.blocking_send(Ok(chunk)).ok()?,
+            Err(error) => {
+                // If the receiver has gone, it failed first and reports its own error.
+                let _ = ready.blocking_send(Err(error));
+                return None;
+            }
+        }
+    }
+    drop(next_chunk);
+    Some((deltas, outcome))
 }
 
 /// Assigns a chunk in every grid system and adds it to the counts; returns the default

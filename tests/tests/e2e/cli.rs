@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use crate::fixtures::{city, collection, districts, feature, rect};
-use crate::server::{binary, unique_name};
+use crate::server::{binary, unique_name, Server};
+
+crate::on_every_backend!(a_household_file_longer_than_a_chunk_is_imported_whole_or_not_at_all);
 
 fn gridmap(args: &[&str], database_url: &str) -> Output {
     Command::new(binary())
@@ -22,6 +24,69 @@ fn write(dir: &Path, name: &str, value: &Value) -> String {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).expect("fixture written");
     path.display().to_string()
+}
+
+/// `import-households` reads, assigns and inserts 50,000 rows at a time, reading the next chunk
+/// while the last one is written: a bad row or a repeated id two chunks later still refuses the
+/// whole file.
+fn a_household_file_longer_than_a_chunk_is_imported_whole_or_not_at_all(server: &Server) {
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let url = &server.database_url;
+    let imported = gridmap(
+        &[
+            "import",
+            &write(&dir, "city.geojson", &city()),
+            "--level",
+            "city",
+        ],
+        url,
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let file = |name: &str, last_row: &str| {
+        let mut text = String::from("id,lon,lat,persons,building\n");
+        for i in 0..120_000 {
+            text.push_str(&format!("h{i},104.{:05},30.7,2,B{}\n", i % 40_000, i / 40));
+        }
+        text.push_str(last_row);
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("csv written");
+        path.display().to_string()
+    };
+    let import = |path: &str| gridmap(&["import-households", path], url);
+
+    let refused = import(&file("bad_row.csv", "late,104.1,north,1,\n"));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("line 120002, column lat"), "{stderr}");
+
+    let refused = import(&file("repeat.csv", "h7,104.1,30.7,1,\n"));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("CONFLICT") && stderr.contains("line 100002"),
+        "{stderr}"
+    );
+
+    // Nothing of either was kept: the whole file imports now, and the city counts it once.
+    let imported = import(&file("good.csv", ""));
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 120000 households"));
+    let city = server.query(
+        r#"{ unit(code: "9901") { householdCount personCount } }"#,
+        Value::Null,
+    );
+    assert_eq!(city["unit"]["householdCount"], 120_000);
+    assert_eq!(city["unit"]["personCount"], 240_000);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
