@@ -80,6 +80,7 @@ pub async fn import_households_csv(
     audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     state.tiles.forget_counts();
+    crate::db::checkpoint(&state.db).await;
     Ok(outcome)
 }
 
