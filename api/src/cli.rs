@@ -401,35 +401,23 @@ async fn import_households(file: PathBuf, database: DatabaseArgs) -> Result<(), 
     let is_csv = file
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let (households, outside) = if is_csv {
-        let input = std::io::BufReader::new(std::fs::File::open(&file).map_err(open_error)?);
-        let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} {human_pos} households imported ({per_sec})",
-        ) {
-            bar.set_style(style);
-        }
-        let outcome = crate::service::bulk::import_households_csv(
-            &state,
-            input,
-            |done| bar.set_position(done),
-            &Actor::cli(),
-        )
-        .await
-        .map_err(describe);
-        bar.finish_and_clear();
-        let outcome = outcome?;
-        (outcome.households, outcome.outside_grids)
+    let input = std::io::BufReader::new(std::fs::File::open(&file).map_err(open_error)?);
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {human_pos} households imported ({per_sec})",
+    ) {
+        bar.set_style(style);
+    }
+    let progress = |done| bar.set_position(done);
+    let actor = Actor::cli();
+    let outcome = if is_csv {
+        crate::service::bulk::import_households_csv(&state, input, progress, &actor).await
     } else {
-        let collection = read_json(&file)?;
-        let outcome = crate::service::import::import_households(&state, &collection, &Actor::cli())
-            .await
-            .map_err(describe)?;
-        (
-            outcome.households as u64,
-            outcome.outside_grids.unwrap_or(0) as u64,
-        )
+        crate::service::bulk::import_households_geojson(&state, input, progress, &actor).await
     };
+    bar.finish_and_clear();
+    let outcome = outcome.map_err(describe)?;
+    let (households, outside) = (outcome.households, outcome.outside_grids);
     println!("imported {households} households; {outside} fall in no grid");
     Ok(())
 }

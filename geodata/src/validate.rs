@@ -259,33 +259,43 @@ pub fn parse_households(collection: &Value) -> Result<Vec<Household>, Validation
     let mut ids = Uniques::new("id");
     let mut households = Vec::with_capacity(features.len());
     for (index, feature) in features.iter().enumerate() {
-        let (feature_id, properties, geometry) = feature_parts(index, feature)?;
-        let id = match feature_id {
-            Some(id) => id,
-            None => required_string(index, properties, "id")?,
-        };
-        ids.insert(index, &id)?;
-        let persons = match properties.get("persons") {
-            None | Some(Value::Null) => 1,
-            Some(value) => value
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| ValidationError::BadProperty {
-                    feature: index,
-                    property: "persons",
-                    reason: format!("expected a whole number of persons, found {value}"),
-                })?,
-        };
-        let building = optional_string(index, properties, "building")?;
-        let point = parse_point(index, geometry)?;
-        households.push(Household {
-            id,
-            point,
-            persons,
-            building,
-        });
+        let household = parse_household(index, feature)?;
+        ids.insert(index, &household.id)?;
+        households.push(household);
     }
     Ok(households)
+}
+
+/// One household feature of a collection, the `index`-th: what [`parse_households`] checks of
+/// each, except that ids are unique, for readers that stream a collection feature by feature.
+///
+/// # Errors
+/// The first [`ValidationError`] found, naming `index`.
+pub fn parse_household(index: usize, feature: &Value) -> Result<Household, ValidationError> {
+    let (feature_id, properties, geometry) = feature_parts(index, feature)?;
+    let id = match feature_id {
+        Some(id) => id,
+        None => required_string(index, properties, "id")?,
+    };
+    let persons = match properties.get("persons") {
+        None | Some(Value::Null) => 1,
+        Some(value) => value
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| ValidationError::BadProperty {
+                feature: index,
+                property: "persons",
+                reason: format!("expected a whole number of persons, found {value}"),
+            })?,
+    };
+    let building = optional_string(index, properties, "building")?;
+    let point = parse_point(index, geometry)?;
+    Ok(Household {
+        id,
+        point,
+        persons,
+        building,
+    })
 }
 
 /// Checks one household position given outside GeoJSON (a CSV row, a GraphQL argument).

@@ -97,7 +97,7 @@ impl QueryRoot {
             .extend()?
             .unwrap_or(catalog.default_system);
         let chain = catalog.index(system).extend()?.locate(point);
-        super::rows::cached_units(ctx, &catalog, &chain)
+        super::rows::cached_units(ctx, &catalog, chain)
             .await
             .extend()
     }

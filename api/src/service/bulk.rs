@@ -1,16 +1,22 @@
-//! Bulk household import from CSV (`id,lon,lat,persons,building`), streamed: rows are read,
-//! checked, assigned to their deepest unit (in Hilbert order, in parallel) and inserted a
-//! chunk at a time, so memory stays flat however long the file; counts are added up per unit
-//! and written once at the end. All in one transaction: a bad row anywhere leaves the database
-//! as it was.
+//! Bulk household import from CSV (`id,lon,lat,persons,building`) or a GeoJSON
+//! FeatureCollection of points, streamed: rows are read, checked, assigned to their deepest
+//! unit (in Hilbert order, in parallel) and inserted a chunk at a time, so memory stays flat
+//! however long the file; counts are added up per unit and written once at the end. A
+//! blocking thread reads and assigns the next chunk while the last one is inserted. All in one
+//! transaction: a bad row anywhere leaves the database as it was.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::io::Read;
 
 use geo::Coord;
 use geodata::assign::locate_batch;
-use geodata::{Household, UnitId};
+use geodata::validate::parse_household;
+use geodata::{Household, UnitId, ValidationError};
 use sea_orm::TransactionTrait;
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use tokio::sync::mpsc::Sender;
 
 use crate::catalog::Catalog;
 use crate::error::{ApiError, ApiResult};
@@ -47,6 +53,70 @@ pub async fn import_households_csv(
         .trim(csv::Trim::All)
         .from_reader(input);
     let columns = Columns::find(reader.byte_headers().map_err(csv_error)?)?;
+    let read_rows = move |chunker: &mut Chunker| {
+        let mut record = csv::ByteRecord::new();
+        while reader
+            .read_byte_record(&mut record)
+            .map_err(|e| Stop::Failed(csv_error(e)))?
+        {
+            let line = record.position().map_or(0, |p| p.line());
+            let household = columns.household(&record, line).map_err(Stop::Failed)?;
+            chunker.push(household, || format!("line {line}"))?;
+        }
+        Ok(())
+    };
+    import_streamed(state, read_rows, progress, actor, "CSV").await
+}
+
+/// Imports households from a GeoJSON FeatureCollection of points, read feature by feature
+/// (the properties of [`geodata::validate::parse_households`]). `progress` is called with the
+/// features done so far.
+///
+/// # Errors
+/// `INVALID_INPUT` or `INVALID_GEOMETRY` naming the feature, the field and the reason, or the
+/// place in the text where it is not JSON; `CONFLICT` when an id repeats or is stored already.
+/// Nothing is written then.
+pub async fn import_households_geojson(
+    state: &AppState,
+    input: impl Read + Send + 'static,
+    progress: impl Fn(u64),
+    actor: &Actor,
+) -> ApiResult<BulkOutcome> {
+    let read_features = move |chunker: &mut Chunker| {
+        let mut stop = None;
+        let mut json = serde_json::Deserializer::from_reader(input);
+        let collection = Collection {
+            chunker,
+            stop: &mut stop,
+        };
+        let kind = collection.deserialize(&mut json).and_then(|kind| {
+            json.end()?;
+            Ok(kind)
+        });
+        let not_collection =
+            |reason: String| Stop::Failed(ValidationError::NotFeatureCollection { reason }.into());
+        match (kind, stop) {
+            (_, Some(stop)) => Err(stop),
+            (Err(error), None) => Err(not_collection(format!("the text is not JSON: {error}"))),
+            (Ok(Some(kind)), None) if kind != "FeatureCollection" => {
+                Err(not_collection(format!("type is {kind:?}")))
+            }
+            (Ok(None), None) => Err(not_collection("type is missing".to_owned())),
+            (Ok(Some(_)), None) => Ok(()),
+        }
+    };
+    import_streamed(state, read_features, progress, actor, "GeoJSON").await
+}
+
+/// The shared part of the streamed imports: `read` pushes every household into the chunker
+/// on a blocking thread; chunks are inserted here as they come, in one transaction.
+async fn import_streamed(
+    state: &AppState,
+    read: impl FnOnce(&mut Chunker) -> Result<(), Stop> + Send + 'static,
+    progress: impl Fn(u64),
+    actor: &Actor,
+    format: &str,
+) -> ApiResult<BulkOutcome> {
     let _writer = state.writer.lock().await;
     let catalog = state.catalog()?;
     // Reading and assigning the next chunk overlaps inserting this one: on PostgreSQL each
@@ -54,7 +124,7 @@ pub async fn import_households_csv(
     let (sender, mut ready) = tokio::sync::mpsc::channel(1);
     let reading = {
         let catalog = catalog.clone();
-        tokio::task::spawn_blocking(move || read_chunks(reader, &columns, &catalog, &sender))
+        tokio::task::spawn_blocking(move || Chunker::new(&catalog, &sender).run(read))
     };
     let txn = state.db.begin().await?;
     let mut done = 0;
@@ -62,19 +132,22 @@ pub async fn import_households_csv(
         let chunk: ReadyChunk = chunk?;
         writes::insert_households(&txn, &chunk.households, &chunk.unit_of)
             .await
-            .map_err(|e| duplicate_or(e, chunk.first_line))?;
+            .map_err(|e| duplicate_or(e, &chunk.first))?;
         done += chunk.households.len() as u64;
         progress(done);
     }
     let (deltas, outcome) = reading
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or_else(|| ApiError::Internal("the CSV reader stopped early".to_owned()))?;
+        .ok_or_else(|| ApiError::Internal(format!("the {format} reader stopped early")))?;
+    if outcome.households == 0 {
+        return Err(ValidationError::Empty.into());
+    }
     writes::apply_count_deltas(&txn, &deltas).await?;
     let system = systems::resolve_system(&txn, Some(catalog.default_system)).await?;
     let change = Change::new(
         "importHouseholds",
-        format!("{} households imported from CSV", outcome.households),
+        format!("{} households imported from {format}", outcome.households),
     )
     .on_system(system.id, system.version, system.version);
     audit::record(&txn, actor, change).await?;
@@ -89,59 +162,172 @@ struct ReadyChunk {
     households: Vec<Household>,
     /// The default system's deepest unit of each household.
     unit_of: Vec<Option<UnitId>>,
-    /// The file's line of the first household.
-    first_line: u64,
+    /// Where the first household is in the file ("line 2", "feature 0").
+    first: String,
 }
 
-/// Reads the rows a chunk at a time, assigns and counts each chunk and hands it on; returns
-/// the count changes and totals once the whole file is read. A bad row is handed on as the
-/// error and ends the reading (`None`); so does a receiver that has given up.
-fn read_chunks(
-    mut reader: csv::Reader<impl Read>,
-    columns: &Columns,
-    catalog: &Catalog,
-    ready: &tokio::sync::mpsc::Sender<ApiResult<ReadyChunk>>,
-) -> Option<(CountDeltas, BulkOutcome)> {
-    let mut deltas = CountDeltas::new();
-    let mut outcome = BulkOutcome {
-        households: 0,
-        outside_grids: 0,
-    };
-    let mut record = csv::ByteRecord::new();
-    let mut first_line = 2;
-    let mut next_chunk = || -> ApiResult<Option<ReadyChunk>> {
-        let mut households = Vec::with_capacity(CHUNK_ROWS);
-        while households.len() < CHUNK_ROWS
-            && reader.read_byte_record(&mut record).map_err(csv_error)?
-        {
-            let line = record.position().map_or(0, |p| p.line());
-            households.push(columns.household(&record, line)?);
-        }
-        if households.is_empty() {
-            return Ok(None);
-        }
-        let unit_of = count_chunk(catalog, &households, &mut deltas, &mut outcome)?;
-        let chunk = ReadyChunk {
-            first_line,
-            households,
-            unit_of,
-        };
-        first_line += chunk.households.len() as u64;
-        Ok(Some(chunk))
-    };
-    loop {
-        match next_chunk() {
-            Ok(None) => break,
-            Ok(Some(chunk)) => ready.blocking_send(Ok(chunk)).ok()?,
-            Err(error) => {
-                // If the receiver has gone, it failed first and reports its own error.
-                let _ = ready.blocking_send(Err(error));
-                return None;
-            }
+/// Why reading stopped before the end.
+enum Stop {
+    /// A bad row, handed on to the receiver.
+    Failed(ApiError),
+    /// The receiver has given up (it failed first and reports its own error).
+    ReceiverGone,
+}
+
+/// Gathers households into chunks, assigns and counts each full chunk and hands it on.
+struct Chunker<'a> {
+    catalog: &'a Catalog,
+    ready: &'a Sender<ApiResult<ReadyChunk>>,
+    households: Vec<Household>,
+    first: String,
+    deltas: CountDeltas,
+    outcome: BulkOutcome,
+}
+
+impl<'a> Chunker<'a> {
+    fn new(catalog: &'a Catalog, ready: &'a Sender<ApiResult<ReadyChunk>>) -> Chunker<'a> {
+        Chunker {
+            catalog,
+            ready,
+            households: Vec::with_capacity(CHUNK_ROWS),
+            first: String::new(),
+            deltas: CountDeltas::new(),
+            outcome: BulkOutcome {
+                households: 0,
+                outside_grids: 0,
+            },
         }
     }
-    drop(next_chunk);
-    Some((deltas, outcome))
+
+    /// Runs `read` to the end; returns the count changes and totals, or `None` when reading
+    /// stopped early (the error, if any, has been handed on).
+    fn run(
+        mut self,
+        read: impl FnOnce(&mut Chunker) -> Result<(), Stop>,
+    ) -> Option<(CountDeltas, BulkOutcome)> {
+        match read(&mut self).and_then(|()| self.hand_on()) {
+            Ok(()) => Some((self.deltas, self.outcome)),
+            Err(Stop::Failed(error)) => {
+                let _ = self.ready.blocking_send(Err(error));
+                None
+            }
+            Err(Stop::ReceiverGone) => None,
+        }
+    }
+
+    /// Adds a household; `place` says where it is in the file, asked for only at a chunk's
+    /// start.
+    fn push(&mut self, household: Household, place: impl FnOnce() -> String) -> Result<(), Stop> {
+        if self.households.is_empty() {
+            self.first = place();
+        }
+        self.households.push(household);
+        if self.households.len() == CHUNK_ROWS {
+            self.hand_on()?;
+        }
+        Ok(())
+    }
+
+    /// Assigns and counts the households gathered so far and hands them on.
+    fn hand_on(&mut self) -> Result<(), Stop> {
+        if self.households.is_empty() {
+            return Ok(());
+        }
+        let households = std::mem::replace(&mut self.households, Vec::with_capacity(CHUNK_ROWS));
+        let unit_of = count_chunk(
+            self.catalog,
+            &households,
+            &mut self.deltas,
+            &mut self.outcome,
+        )
+        .map_err(Stop::Failed)?;
+        let chunk = ReadyChunk {
+            households,
+            unit_of,
+            first: std::mem::take(&mut self.first),
+        };
+        self.ready
+            .blocking_send(Ok(chunk))
+            .map_err(|_| Stop::ReceiverGone)
+    }
+}
+
+/// A FeatureCollection read by serde as it streams: its features go to the chunker one by
+/// one, never held all at once. Yields the collection's `type`.
+struct Collection<'a, 'c> {
+    chunker: &'a mut Chunker<'c>,
+    /// Set when a feature stopped the reading (serde itself then only sees "stopped").
+    stop: &'a mut Option<Stop>,
+}
+
+impl<'de> DeserializeSeed<'de> for Collection<'_, '_> {
+    type Value = Option<String>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, json: D) -> Result<Self::Value, D::Error> {
+        json.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Collection<'_, '_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a GeoJSON FeatureCollection")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut members: M) -> Result<Self::Value, M::Error> {
+        let mut kind = None;
+        while let Some(key) = members.next_key::<String>()? {
+            match key.as_str() {
+                "type" => kind = Some(members.next_value::<String>()?),
+                "features" => members.next_value_seed(Features {
+                    chunker: &mut *self.chunker,
+                    stop: &mut *self.stop,
+                })?,
+                _ => {
+                    members.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(kind)
+    }
+}
+
+/// The `features` array of a [`Collection`].
+struct Features<'a, 'c> {
+    chunker: &'a mut Chunker<'c>,
+    stop: &'a mut Option<Stop>,
+}
+
+impl<'de> DeserializeSeed<'de> for Features<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, json: D) -> Result<(), D::Error> {
+        json.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Features<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of features")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut features: S) -> Result<(), S::Error> {
+        let mut index = 0;
+        while let Some(feature) = features.next_element::<Value>()? {
+            let pushed = parse_household(index, &feature)
+                .map_err(|e| Stop::Failed(e.into()))
+                .and_then(|household| self.chunker.push(household, || format!("feature {index}")));
+            if let Err(stop) = pushed {
+                *self.stop = Some(stop);
+                return Err(S::Error::custom("stopped"));
+            }
+            index += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Assigns a chunk in every grid system and adds it to the counts; returns the default
@@ -279,12 +465,12 @@ fn csv_error(error: csv::Error) -> ApiError {
 
 /// A unique-key failure on insert means an id that is stored already or repeats an earlier
 /// chunk's.
-fn duplicate_or(error: ApiError, first_line: u64) -> ApiError {
+fn duplicate_or(error: ApiError, first: &str) -> ApiError {
     match &error {
         ApiError::Database(db) if matches!(db.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
             ApiError::Conflict {
                 message: format!(
-                    "a household id in the rows from line {first_line} on is stored already or repeats an earlier row"
+                    "a household id in the rows from {first} on is stored already or repeats an earlier row"
                 ),
                 feature: None,
             }

@@ -9,7 +9,10 @@ use serde_json::Value;
 use crate::fixtures::{city, collection, districts, feature, rect};
 use crate::server::{binary, unique_name, Server};
 
-crate::on_every_backend!(a_household_file_longer_than_a_chunk_is_imported_whole_or_not_at_all);
+crate::on_every_backend!(
+    a_household_file_longer_than_a_chunk_is_imported_whole_or_not_at_all,
+    households_stream_from_a_geojson_file_with_errors_by_feature,
+);
 
 fn gridmap(args: &[&str], database_url: &str) -> Output {
     Command::new(binary())
@@ -86,6 +89,77 @@ fn a_household_file_longer_than_a_chunk_is_imported_whole_or_not_at_all(server: 
     );
     assert_eq!(city["unit"]["householdCount"], 120_000);
     assert_eq!(city["unit"]["personCount"], 240_000);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `import-households file.geojson` reads the collection feature by feature, through the same
+/// chunks: a bad feature is named by its index and field wherever it is, and nothing is kept.
+fn households_stream_from_a_geojson_file_with_errors_by_feature(server: &Server) {
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let url = &server.database_url;
+    let imported = gridmap(
+        &[
+            "import",
+            &write(&dir, "city.geojson", &city()),
+            "--level",
+            "city",
+        ],
+        url,
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let household = |i: usize| {
+        serde_json::json!({
+            "type": "Feature",
+            "id": format!("g{i}"),
+            "properties": {"persons": 3, "building": format!("B{}", i / 30)},
+            "geometry": {"type": "Point", "coordinates": [104.1 + (i % 1000) as f64 * 1e-4, 30.7]},
+        })
+    };
+    let file = |name: &str, features: Vec<Value>, extra: Value| {
+        let mut document = serde_json::json!({"type": "FeatureCollection", "features": features});
+        if let (Some(members), Value::Object(extra)) = (document.as_object_mut(), extra) {
+            members.extend(extra);
+        }
+        write(&dir, name, &document)
+    };
+    let import = |path: &str| gridmap(&["import-households", path], url);
+
+    let mut features: Vec<Value> = (0..60_000).map(household).collect();
+    features[55_555]["geometry"]["coordinates"] = serde_json::json!([104.1, 95.0]);
+    let refused = import(&file("bad_point.geojson", features, Value::Null));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("feature 55555"), "{stderr}");
+
+    let refused = import(&file(
+        "not_a_collection.geojson",
+        vec![household(0)],
+        serde_json::json!({"type": "Feature"}),
+    ));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("type is \"Feature\""), "{stderr}");
+
+    // Members in any order, `type` last, a `bbox` before the features.
+    let good = serde_json::json!({"bbox": [104.0, 30.6, 104.4, 30.8], "features": (0..60_000).map(household).collect::<Vec<_>>(), "type": "FeatureCollection"});
+    let imported = import(&write(&dir, "good.geojson", &good));
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 60000 households"));
+    let city = server.query(
+        r#"{ unit(code: "9901") { householdCount personCount } }"#,
+        Value::Null,
+    );
+    assert_eq!(city["unit"]["householdCount"], 60_000);
+    assert_eq!(city["unit"]["personCount"], 180_000);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
