@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use geodata::demo::{demo_city, DemoSize, DEFAULT_SEED};
+use geodata::demo::{demo_city, irregular_tiling, DemoSize, DEFAULT_SEED};
 use geodata::{assign_households, Household, Index, Level};
 
 /// What one run measured.
@@ -32,15 +32,28 @@ pub struct Figures {
     pub assign_all: Duration,
 }
 
+/// What to measure on.
+#[derive(Debug, Clone, Copy)]
+pub enum BenchData {
+    /// A demo city: six levels, households clustered in buildings.
+    Demo(DemoSize),
+    /// The peers' data set of PERF-NOTES and issue 3: 100,000 irregular polygons (one level)
+    /// and 5,000,000 clustered points, [`irregular_tiling`].
+    Tiling,
+}
+
 /// Runs the measurements; `lookups` random-order lookups per run, `runs` runs.
 pub fn run(
-    size: DemoSize,
+    data: BenchData,
     lookups: usize,
     runs: usize,
     data_dir: Option<&Path>,
 ) -> std::io::Result<Figures> {
     let started = Instant::now();
-    let city = demo_city(size, DEFAULT_SEED);
+    let city = match data {
+        BenchData::Demo(size) => demo_city(size, DEFAULT_SEED),
+        BenchData::Tiling => irregular_tiling(400, 250, 5_000_000, DEFAULT_SEED),
+    };
     let generate = started.elapsed();
     let deepest_polygons = city.count(Level::MicroGrid);
     let started = Instant::now();

@@ -12,6 +12,7 @@ use geodata::demo::DemoSize;
 use geodata::Level;
 
 use crate::access::{AnonymousAccess, Role};
+use crate::bench::BenchData;
 use crate::config::{
     Config, Limits, DEFAULT_ADDR, DEFAULT_DATABASE_URL, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_IMPORT_FEATURES,
@@ -151,6 +152,10 @@ enum Command {
         /// Also write the polygons, points and answers for bench/shapely_locate.py here.
         #[arg(long)]
         write_data: Option<PathBuf>,
+        /// Measure `locate` on the peers' data set instead of a demo city: 100,000 irregular
+        /// polygons tiling 104.0-104.2 E x 30.6-30.75 N and 5,000,000 clustered points.
+        #[arg(long, conflicts_with = "size")]
+        tiling: bool,
     },
     /// Create, list or revoke API tokens.
     Token {
@@ -330,7 +335,15 @@ pub fn run() -> ExitCode {
                 lookups,
                 runs,
                 write_data,
-            }) => bench(size, lookups, runs, write_data),
+                tiling,
+            }) => {
+                let data = if tiling {
+                    BenchData::Tiling
+                } else {
+                    BenchData::Demo(size)
+                };
+                bench(data, lookups, runs, write_data)
+            }
             Some(Command::Bench {
                 target: BenchTarget::Rebalance,
                 size,
@@ -617,16 +630,20 @@ async fn demo(size: DemoSize, database: DatabaseArgs) -> Result<(), String> {
 }
 
 fn bench(
-    size: DemoSize,
+    data: BenchData,
     lookups: usize,
     runs: usize,
     write_data: Option<PathBuf>,
 ) -> Result<(), String> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let f = crate::bench::run(size, lookups, runs, write_data.as_deref())
+    let f = crate::bench::run(data, lookups, runs, write_data.as_deref())
         .map_err(|e| format!("cannot write the bench data: {e}"))?;
+    let name = match data {
+        BenchData::Demo(size) => format!("demo city {size}"),
+        BenchData::Tiling => "irregular tiling".to_owned(),
+    };
     println!(
-        "demo city {size}: {} units ({} micro-grids), {} households",
+        "{name}: {} units ({} micro-grids), {} households",
         f.units, f.deepest_polygons, f.households
     );
     println!("generate            {:>10.3} s", f.generate.as_secs_f64());

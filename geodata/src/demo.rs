@@ -43,7 +43,9 @@ use crate::{GridKind, Household, Level, Unit, UnitId};
 use cut::{Piece, Site};
 
 mod layers;
+mod tiling;
 pub use layers::{department_layers, emergency_layer, DepartmentLayer, InjectedFault};
+pub use tiling::irregular_tiling;
 
 /// The attribution the district outlines' licence (ODbL 1.0) requires wherever they, or anything
 /// derived from them, are shown or published.

@@ -1,7 +1,7 @@
 //! The command line for scripts: `gridmap import` and `gridmap export`, and the planners'
 //! `import-grid-system`, `merge` and `rebalance`, against a database file, without a server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -29,27 +29,39 @@ fn write(dir: &Path, name: &str, value: &Value) -> String {
     path.display().to_string()
 }
 
-/// `import-households` reads, assigns and inserts 50,000 rows at a time, reading the next chunk
-/// while the last one is written: a bad row or a repeated id two chunks later still refuses the
-/// whole file.
-fn a_household_file_longer_than_a_chunk_is_imported_whole_or_not_at_all(server: &Server) {
+/// A scratch directory, and the test city imported into the server's database.
+fn scratch_with_city(server: &Server) -> PathBuf {
     let dir = std::env::temp_dir().join(unique_name());
     std::fs::create_dir_all(&dir).expect("scratch directory");
-    let url = &server.database_url;
+    let city_file = write(&dir, "city.geojson", &city());
     let imported = gridmap(
-        &[
-            "import",
-            &write(&dir, "city.geojson", &city()),
-            "--level",
-            "city",
-        ],
-        url,
+        &["import", &city_file, "--level", "city"],
+        &server.database_url,
     );
     assert!(
         imported.status.success(),
         "{}",
         String::from_utf8_lossy(&imported.stderr)
     );
+    dir
+}
+
+/// The test city's stored household and person counts.
+fn city_counts(server: &Server) -> (u64, u64) {
+    let city = server.query(
+        r#"{ unit(code: "9901") { householdCount personCount } }"#,
+        Value::Null,
+    );
+    let count = |field: &str| city["unit"][field].as_u64().expect("a count");
+    (count("householdCount"), count("personCount"))
+}
+
+/// `import-households` reads, assigns and inserts 50,000 rows at a time, reading the next chunk
+/// while the last one is written: a bad row or a repeated id two chunks later still refuses the
+/// whole file.
+fn a_household_file_longer_than_a_chunk_is_imported_whole_or_not_at_all(server: &Server) {
+    let dir = scratch_with_city(server);
+    let url = &server.database_url;
     let file = |name: &str, last_row: &str| {
         let mut text = String::from("id,lon,lat,persons,building\n");
         for i in 0..120_000 {
@@ -83,35 +95,15 @@ fn a_household_file_longer_than_a_chunk_is_imported_whole_or_not_at_all(server: 
         String::from_utf8_lossy(&imported.stderr)
     );
     assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 120000 households"));
-    let city = server.query(
-        r#"{ unit(code: "9901") { householdCount personCount } }"#,
-        Value::Null,
-    );
-    assert_eq!(city["unit"]["householdCount"], 120_000);
-    assert_eq!(city["unit"]["personCount"], 240_000);
+    assert_eq!(city_counts(server), (120_000, 240_000));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `import-households file.geojson` reads the collection feature by feature, through the same
 /// chunks: a bad feature is named by its index and field wherever it is, and nothing is kept.
 fn households_stream_from_a_geojson_file_with_errors_by_feature(server: &Server) {
-    let dir = std::env::temp_dir().join(unique_name());
-    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let dir = scratch_with_city(server);
     let url = &server.database_url;
-    let imported = gridmap(
-        &[
-            "import",
-            &write(&dir, "city.geojson", &city()),
-            "--level",
-            "city",
-        ],
-        url,
-    );
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
     let household = |i: usize| {
         serde_json::json!({
             "type": "Feature",
@@ -154,12 +146,7 @@ fn households_stream_from_a_geojson_file_with_errors_by_feature(server: &Server)
         String::from_utf8_lossy(&imported.stderr)
     );
     assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 60000 households"));
-    let city = server.query(
-        r#"{ unit(code: "9901") { householdCount personCount } }"#,
-        Value::Null,
-    );
-    assert_eq!(city["unit"]["householdCount"], 60_000);
-    assert_eq!(city["unit"]["personCount"], 180_000);
+    assert_eq!(city_counts(server), (60_000, 180_000));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
