@@ -53,8 +53,7 @@ pub struct Assignment {
 /// # Performance
 /// Linear in the households after an `O(n log n)` sort; parallel over rayon's pool.
 pub fn assign_households(index: &Index, households: &[Household]) -> Assignment {
-    let coords: Vec<Coord<f64>> = households.par_iter().map(|h| h.point.0).collect();
-    let slots = locate_batch(index, &coords);
+    let slots = locate_each(index, households.len(), |i| households[i].point.0);
     // Per slot, what the tally needs, in small dense tables rather than whole units.
     let ids: Vec<UnitId> = index.units().iter().map(|u| u.id).collect();
     let in_grid: Vec<bool> = index.units().iter().map(|u| u.level.is_grid()).collect();
@@ -109,28 +108,34 @@ pub fn assign_households(index: &Index, households: &[Household]) -> Assignment 
 /// point, and the sort brings them together, so a point equal to the one before it takes that
 /// one's answer without a lookup.
 pub fn locate_batch(index: &Index, coords: &[Coord<f64>]) -> Vec<Option<Slot>> {
-    let order = hilbert_order(coords);
-    let sorted: Vec<Option<Slot>> = order
+    locate_each(index, coords.len(), |i| coords[i])
+}
+
+/// [`locate_batch`] of the `n` coordinates `coord_of(0..n)`, read once each, in input order.
+fn locate_each(
+    index: &Index,
+    n: usize,
+    coord_of: impl Fn(usize) -> Coord<f64> + Sync,
+) -> Vec<Option<Slot>> {
+    let sorted = hilbert_sorted(n, coord_of);
+    let answers: Vec<Option<Slot>> = sorted
         .par_iter()
         .with_min_len(1024)
         .map_init(
             || None,
-            |previous: &mut Option<(Coord<f64>, Option<Slot>)>, &i| {
-                let coord = coords[i as usize];
-                match *previous {
-                    Some((at, slot)) if at == coord => slot,
-                    _ => {
-                        let slot = index.deepest_slot(coord);
-                        *previous = Some((coord, slot));
-                        slot
-                    }
+            |previous: &mut Option<(Coord<f64>, Option<Slot>)>, point| match *previous {
+                Some((at, slot)) if at == point.coord => slot,
+                _ => {
+                    let slot = index.deepest_slot(point.coord);
+                    *previous = Some((point.coord, slot));
+                    slot
                 }
             },
         )
         .collect();
-    let mut slots = vec![None; coords.len()];
-    for (&i, slot) in order.iter().zip(sorted) {
-        slots[i as usize] = slot;
+    let mut slots = vec![None; n];
+    for (point, slot) in sorted.iter().zip(answers) {
+        slots[point.input as usize] = slot;
     }
     slots
 }
@@ -158,10 +163,29 @@ fn roll_up(index: &Index, mut counts: Vec<UnitCounts>) -> Vec<(UnitId, UnitCount
     nonzero
 }
 
-/// Indices of `coords` ordered along a Hilbert curve of order 12 over their bounding box
-/// (4096 × 4096 cells; points sharing a cell keep their input order). A least-significant-
-/// digit radix sort on the 24-bit keys: two passes of 4096 buckets, linear and cache-friendly.
-fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
+/// A point on its way through [`hilbert_sorted`].
+#[derive(Clone, Copy)]
+struct SortedPoint {
+    key: u32,
+    /// Its place in the input.
+    input: u32,
+    coord: Coord<f64>,
+}
+
+/// The `n` coordinates `coord_of(0..n)` ordered along a Hilbert curve of order 12 over their bounding box (4096 × 4096
+/// cells; points sharing a cell keep their input order), each with its place in the input. The
+/// coordinates travel with their keys, so the lookups that follow read them in order instead of
+/// gathering them from the input at random. A least-significant-digit radix sort on the 24-bit
+/// keys: two passes of 4096 buckets, linear and cache-friendly.
+fn hilbert_sorted(n: usize, coord_of: impl Fn(usize) -> Coord<f64> + Sync) -> Vec<SortedPoint> {
+    let mut keyed: Vec<SortedPoint> = (0..n)
+        .into_par_iter()
+        .map(|i| SortedPoint {
+            key: 0,
+            input: i as u32,
+            coord: coord_of(i),
+        })
+        .collect();
     let (mut min, mut max) = (
         Coord {
             x: f64::MAX,
@@ -172,7 +196,11 @@ fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
             y: f64::MIN,
         },
     );
-    for c in coords.iter().filter(|c| c.x.is_finite() && c.y.is_finite()) {
+    for c in keyed
+        .iter()
+        .map(|p| p.coord)
+        .filter(|c| c.x.is_finite() && c.y.is_finite())
+    {
         min = Coord {
             x: min.x.min(c.x),
             y: min.y.min(c.y),
@@ -193,35 +221,31 @@ fn hilbert_order(coords: &[Coord<f64>]) -> Vec<u32> {
     } else {
         0.0
     };
-    let mut keyed: Vec<(u32, u32)> = coords
-        .par_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            // Casts saturate, so stray coordinates land on the curve's edge.
-            let x = (((c.x - min.x) * scale_x) as u32).min(4095);
-            let y = (((c.y - min.y) * scale_y) as u32).min(4095);
-            (hilbert_key(x << 4, y << 4) >> 8, i as u32)
-        })
-        .collect();
+    keyed.par_iter_mut().for_each(|point| {
+        // Casts saturate, so stray coordinates land on the curve's edge.
+        let x = (((point.coord.x - min.x) * scale_x) as u32).min(4095);
+        let y = (((point.coord.y - min.y) * scale_y) as u32).min(4095);
+        point.key = hilbert_key(x << 4, y << 4) >> 8;
+    });
     // Both digits' bucket sizes in one read, then two stable scatters.
     let mut starts = [[0usize; DIGITS + 1]; 2];
-    for &(key, _) in &keyed {
-        starts[0][(key & DIGIT_MASK) as usize + 1] += 1;
-        starts[1][(key >> DIGIT_BITS) as usize + 1] += 1;
+    for point in &keyed {
+        starts[0][(point.key & DIGIT_MASK) as usize + 1] += 1;
+        starts[1][(point.key >> DIGIT_BITS) as usize + 1] += 1;
     }
-    let mut spare = vec![(0u32, 0u32); keyed.len()];
+    let mut spare = keyed.clone();
     for (pass, starts) in starts.iter_mut().enumerate() {
         for digit in 0..DIGITS {
             starts[digit + 1] += starts[digit];
         }
-        for &(key, i) in &keyed {
-            let at = &mut starts[(key >> (pass as u32 * DIGIT_BITS) & DIGIT_MASK) as usize];
-            spare[*at] = (key, i);
+        for point in &keyed {
+            let at = &mut starts[(point.key >> (pass as u32 * DIGIT_BITS) & DIGIT_MASK) as usize];
+            spare[*at] = *point;
             *at += 1;
         }
         std::mem::swap(&mut keyed, &mut spare);
     }
-    keyed.into_iter().map(|(_, i)| i).collect()
+    keyed
 }
 
 /// The radix sort's digits: two of 12 bits make the 24-bit keys.

@@ -97,7 +97,7 @@ pub async fn import_households_geojson(
             |reason: String| Stop::Failed(ValidationError::NotFeatureCollection { reason }.into());
         match (kind, stop) {
             (_, Some(stop)) => Err(stop),
-            (Err(error), None) => Err(not_collection(format!("the text is not JSON: {error}"))),
+            (Err(error), None) => Err(not_collection(format!("cannot read it: {error}"))),
             (Ok(Some(kind)), None) if kind != "FeatureCollection" => {
                 Err(not_collection(format!("type is {kind:?}")))
             }
