@@ -181,10 +181,10 @@ pub async fn insert_households(
     Ok(())
 }
 
-/// PostgreSQL: a statement with one parameter, a JSON array of rows, per batch.
-/// Multi-row INSERTs bind six parameters a row, and building and planning those statements,
-/// not the writes, held the import to ~40k rows/s; COPY is out of reach inside a sea-orm
-/// transaction.
+/// PostgreSQL: a statement with one parameter, a JSON array of rows, per batch, instead of
+/// multi-row INSERTs binding six parameters a row (COPY is out of reach inside a sea-orm
+/// transaction). It took the 9M-household import from 227 to 214 s; most of what remains is
+/// the server's, the foreign key's trigger above all (see BENCHMARKS.md).
 async fn insert_households_from_json(
     db: &impl ConnectionTrait,
     households: &[Household],
