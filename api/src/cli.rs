@@ -346,6 +346,14 @@ pub fn run() -> ExitCode {
             }
             Some(Command::Bench {
                 target: BenchTarget::Rebalance,
+                tiling: true,
+                ..
+            }) => Err(
+                "--tiling is a data set for `bench locate`: it has no communities to rebalance"
+                    .to_owned(),
+            ),
+            Some(Command::Bench {
+                target: BenchTarget::Rebalance,
                 size,
                 write_data,
                 ..
