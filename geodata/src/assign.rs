@@ -51,7 +51,7 @@ pub struct Assignment {
 /// ```
 ///
 /// # Performance
-/// Linear in the households after an `O(n log n)` sort; parallel over rayon's pool.
+/// Linear in the households (a radix sort, then the lookups); parallel over rayon's pool.
 pub fn assign_households(index: &Index, households: &[Household]) -> Assignment {
     let slots = locate_each(index, households.len(), |i| households[i].point.0);
     // Per slot, what the tally needs, in small dense tables rather than whole units.
@@ -172,11 +172,11 @@ struct SortedPoint {
     coord: Coord<f64>,
 }
 
-/// The `n` coordinates `coord_of(0..n)` ordered along a Hilbert curve of order 12 over their bounding box (4096 × 4096
-/// cells; points sharing a cell keep their input order), each with its place in the input. The
-/// coordinates travel with their keys, so the lookups that follow read them in order instead of
-/// gathering them from the input at random. A least-significant-digit radix sort on the 24-bit
-/// keys: two passes of 4096 buckets, linear and cache-friendly.
+/// The `n` coordinates `coord_of(0..n)` ordered along a Hilbert curve of order 12 over their
+/// bounding box (4096 × 4096 cells; points sharing a cell keep their input order), each with
+/// its place in the input. The coordinates travel with their keys, so the lookups that follow
+/// read them in order instead of gathering them from the input at random. A least-significant-
+/// digit radix sort on the 24-bit keys: two passes of 4096 buckets, linear and cache-friendly.
 fn hilbert_sorted(n: usize, coord_of: impl Fn(usize) -> Coord<f64> + Sync) -> Vec<SortedPoint> {
     let mut keyed: Vec<SortedPoint> = (0..n)
         .into_par_iter()

@@ -89,20 +89,21 @@ pub async fn import_households_geojson(
             chunker,
             stop: &mut stop,
         };
-        let kind = collection.deserialize(&mut json).and_then(|kind| {
+        let read = collection.deserialize(&mut json).and_then(|read| {
             json.end()?;
-            Ok(kind)
+            Ok(read)
         });
         let not_collection =
             |reason: String| Stop::Failed(ValidationError::NotFeatureCollection { reason }.into());
-        match (kind, stop) {
+        match (read, stop) {
             (_, Some(stop)) => Err(stop),
             (Err(error), None) => Err(not_collection(format!("cannot read it: {error}"))),
-            (Ok(Some(kind)), None) if kind != "FeatureCollection" => {
+            (Ok((Some(kind), _)), None) if kind != "FeatureCollection" => {
                 Err(not_collection(format!("type is {kind:?}")))
             }
-            (Ok(None), None) => Err(not_collection("type is missing".to_owned())),
-            (Ok(Some(_)), None) => Ok(()),
+            (Ok((None, _)), None) => Err(not_collection("type is missing".to_owned())),
+            (Ok((Some(_), 0)), None) => Err(Stop::Failed(ValidationError::Empty.into())),
+            (Ok((Some(_), _)), None) => Ok(()),
         }
     };
     import_streamed(state, read_features, progress, actor, "GeoJSON").await
@@ -140,9 +141,6 @@ async fn import_streamed(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .ok_or_else(|| ApiError::Internal(format!("the {format} reader stopped early")))?;
-    if outcome.households == 0 {
-        return Err(ValidationError::Empty.into());
-    }
     writes::apply_count_deltas(&txn, &deltas).await?;
     let system = systems::resolve_system(&txn, Some(catalog.default_system)).await?;
     let change = Change::new(
@@ -253,7 +251,7 @@ impl<'a> Chunker<'a> {
 }
 
 /// A FeatureCollection read by serde as it streams: its features go to the chunker one by
-/// one, never held all at once. Yields the collection's `type`.
+/// one, never held all at once. Yields the collection's `type` and how many features it has.
 struct Collection<'a, 'c> {
     chunker: &'a mut Chunker<'c>,
     /// Set when a feature stopped the reading (serde itself then only sees "stopped").
@@ -261,7 +259,7 @@ struct Collection<'a, 'c> {
 }
 
 impl<'de> DeserializeSeed<'de> for Collection<'_, '_> {
-    type Value = Option<String>;
+    type Value = (Option<String>, usize);
 
     fn deserialize<D: serde::Deserializer<'de>>(self, json: D) -> Result<Self::Value, D::Error> {
         json.deserialize_map(self)
@@ -269,52 +267,54 @@ impl<'de> DeserializeSeed<'de> for Collection<'_, '_> {
 }
 
 impl<'de> Visitor<'de> for Collection<'_, '_> {
-    type Value = Option<String>;
+    type Value = (Option<String>, usize);
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a GeoJSON FeatureCollection")
     }
 
     fn visit_map<M: MapAccess<'de>>(self, mut members: M) -> Result<Self::Value, M::Error> {
-        let mut kind = None;
+        let (mut kind, mut features) = (None, 0);
         while let Some(key) = members.next_key::<String>()? {
             match key.as_str() {
                 "type" => kind = Some(members.next_value::<String>()?),
-                "features" => members.next_value_seed(Features {
-                    chunker: &mut *self.chunker,
-                    stop: &mut *self.stop,
-                })?,
+                "features" => {
+                    features += members.next_value_seed(Features {
+                        chunker: &mut *self.chunker,
+                        stop: &mut *self.stop,
+                    })?
+                }
                 _ => {
                     members.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(kind)
+        Ok((kind, features))
     }
 }
 
-/// The `features` array of a [`Collection`].
+/// The `features` array of a [`Collection`]; yields its length.
 struct Features<'a, 'c> {
     chunker: &'a mut Chunker<'c>,
     stop: &'a mut Option<Stop>,
 }
 
 impl<'de> DeserializeSeed<'de> for Features<'_, '_> {
-    type Value = ();
+    type Value = usize;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, json: D) -> Result<(), D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(self, json: D) -> Result<usize, D::Error> {
         json.deserialize_seq(self)
     }
 }
 
 impl<'de> Visitor<'de> for Features<'_, '_> {
-    type Value = ();
+    type Value = usize;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of features")
     }
 
-    fn visit_seq<S: SeqAccess<'de>>(self, mut features: S) -> Result<(), S::Error> {
+    fn visit_seq<S: SeqAccess<'de>>(self, mut features: S) -> Result<usize, S::Error> {
         let mut index = 0;
         while let Some(feature) = features.next_element::<Value>()? {
             let pushed = parse_household(index, &feature)
@@ -326,7 +326,7 @@ impl<'de> Visitor<'de> for Features<'_, '_> {
             }
             index += 1;
         }
-        Ok(())
+        Ok(index)
     }
 }
 

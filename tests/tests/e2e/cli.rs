@@ -137,6 +137,11 @@ fn households_stream_from_a_geojson_file_with_errors_by_feature(server: &Server)
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("type is \"Feature\""), "{stderr}");
 
+    let refused = import(&file("empty.geojson", Vec::new(), Value::Null));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("has no features"), "{stderr}");
+
     // Members in any order, `type` last, a `bbox` before the features.
     let good = serde_json::json!({"bbox": [104.0, 30.6, 104.4, 30.8], "features": (0..60_000).map(household).collect::<Vec<_>>(), "type": "FeatureCollection"});
     let imported = import(&write(&dir, "good.geojson", &good));
