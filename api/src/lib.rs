@@ -80,6 +80,6 @@ pub async fn load(state: &AppState, demo_when_empty: bool) -> ApiResult<replicas
     let started = std::time::Instant::now();
     let catalog = Catalog::load(&state.db).await?;
     tracing::info!(elapsed = ?started.elapsed(), "index loaded");
-    state.set_catalog(catalog);
+    state.set_loaded_catalog(catalog, versions.clone());
     Ok(versions)
 }

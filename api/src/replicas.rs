@@ -82,7 +82,7 @@ impl Follower {
         }
         let started = Instant::now();
         let catalog = Catalog::load(&state.db).await?;
-        state.set_catalog(catalog);
+        state.set_loaded_catalog(catalog, current.clone());
         let changed: Vec<i64> = current
             .iter()
             .filter(|(id, version)| self.reflected.get(id) != Some(version))

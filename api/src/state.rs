@@ -1,6 +1,6 @@
-//! What every request shares: the database, the current catalog of indexes, the lock that
-//! serialises writers (one import or mutation at a time keeps counts and codes exact), and the
-//! channel that tells live maps about changes.
+//! What every request shares: the database, the current catalog of indexes and the grid
+//! system versions it shows, the lock that serialises writers (one import or mutation at a time
+//! keeps counts and codes exact), and the channel that tells live maps about changes.
 
 use std::sync::{Arc, RwLock};
 
@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::catalog::Catalog;
 use crate::error::{ApiError, ApiResult};
+use crate::replicas::Versions;
 use crate::service::tokens::TokenCache;
 
 /// Changes a slow subscriber may fall behind by before it skips to the newest.
@@ -19,6 +20,10 @@ const CHANGES_BUFFER: usize = 64;
 pub struct AppState {
     pub db: DatabaseConnection,
     catalog: RwLock<Option<Arc<Catalog>>>,
+    /// The version of each grid system the catalog shows: a change computed from the catalog
+    /// is committed only if its system is still at that version (another process may have
+    /// moved it on).
+    shown: RwLock<Versions>,
     /// Held for the whole of a write, from reading the catalog to swapping in the new one.
     pub writer: tokio::sync::Mutex<()>,
     /// Grid systems as they are after each committed change, for live map subscriptions.
@@ -38,12 +43,22 @@ impl AppState {
         AppState {
             db,
             catalog: RwLock::new(None),
+            shown: RwLock::new(Versions::new()),
             writer: tokio::sync::Mutex::new(()),
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
             tiles: crate::tiles::TileCache::default(),
             tokens: TokenCache::default(),
             unit_rows: crate::graphql::rows::UnitRows::default(),
         }
+    }
+
+    /// Takes in a change this process committed (with the catalog that shows it swapped in
+    /// already, if it changed any unit): `system` carries its new version.
+    pub fn committed(&self, system: grid_system::Model) {
+        if let Ok(mut shown) = self.shown.write() {
+            shown.insert(system.id, system.version);
+        }
+        self.announce(system);
     }
 
     /// Tells subscribers that a grid system changed (it carries its new version).
@@ -69,6 +84,32 @@ impl AppState {
     /// Whether the index is loaded.
     pub fn is_ready(&self) -> bool {
         self.catalog.read().map(|c| c.is_some()).unwrap_or(false)
+    }
+
+    /// The version of grid system `system_id` that the catalog shows.
+    ///
+    /// # Errors
+    /// `CONFLICT` when the catalog does not show that system yet (another process created it
+    /// and this one has not caught up).
+    pub fn shown_version(&self, system_id: i64) -> ApiResult<i32> {
+        let shown = self.shown.read().map_err(|_| ApiError::Unavailable)?;
+        shown
+            .get(&system_id)
+            .copied()
+            .ok_or_else(|| ApiError::Conflict {
+                message: format!(
+                    "grid system {system_id} is not loaded on this server yet; retry in a second"
+                ),
+                feature: None,
+            })
+    }
+
+    /// Swaps in a catalog read from the database, which shows the grid systems at `versions`.
+    pub fn set_loaded_catalog(&self, catalog: Catalog, versions: Versions) {
+        self.set_catalog(catalog);
+        if let Ok(mut shown) = self.shown.write() {
+            *shown = versions;
+        }
     }
 
     /// Swaps in a new catalog (after a commit).

@@ -100,7 +100,8 @@ pub async fn import_units(
         closed: Vec::new(),
     };
     let action = format!("importUnits {level}");
-    let system = history::new_version(&txn, counted_system, &action, change).await?;
+    let shown = state.shown_version(counted_system)?;
+    let system = history::new_version(&txn, counted_system, shown, &action, change).await?;
 
     let changed_area = envelope_of(&new_units);
     let unit_ids: Vec<UnitId> = new_units.iter().map(|u| u.id).collect();
@@ -129,7 +130,7 @@ pub async fn import_units(
     audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     state.set_catalog(next);
-    state.announce(system.clone());
+    state.committed(system.clone());
     Ok(ImportOutcome {
         unit_ids,
         households: 0,

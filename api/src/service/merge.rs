@@ -118,7 +118,7 @@ pub async fn import_grid_system(
     audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     state.set_catalog(next);
-    state.announce(system.clone());
+    state.committed(system.clone());
     Ok(system)
 }
 
@@ -429,7 +429,7 @@ pub async fn apply_merge_plan(
     audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     state.set_catalog(next);
-    state.announce(system.clone());
+    state.committed(system.clone());
     Ok(system)
 }
 

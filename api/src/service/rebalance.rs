@@ -320,7 +320,8 @@ pub async fn apply_rebalance_plan(
             .collect(),
     };
     let action = format!("applyRebalancePlan {plan_id}");
-    let system = history::new_version(&txn, system.id, &action, change).await?;
+    let shown = state.shown_version(system.id)?;
+    let system = history::new_version(&txn, system.id, shown, &action, change).await?;
     plan::Entity::update_many()
         .col_expr(
             plan::Column::AppliedVersion,
@@ -337,7 +338,7 @@ pub async fn apply_rebalance_plan(
     audit::record(&txn, actor, change).await?;
     txn.commit().await?;
     state.set_catalog(next);
-    state.announce(system.clone());
+    state.committed(system.clone());
     Ok(system)
 }
 

@@ -190,7 +190,9 @@ pub async fn set_unit_locked(
     } else {
         "setUnitLocked false"
     };
-    let system = crate::service::history::new_version(&txn, row.system_id, action, change).await?;
+    let shown = state.shown_version(row.system_id)?;
+    let system =
+        crate::service::history::new_version(&txn, row.system_id, shown, action, change).await?;
     let details = format!(
         "grid {} {}",
         row.code,
@@ -203,6 +205,6 @@ pub async fn set_unit_locked(
     );
     crate::service::audit::record(&txn, actor, change).await?;
     txn.commit().await?;
-    state.announce(system);
+    state.committed(system);
     Ok(row)
 }

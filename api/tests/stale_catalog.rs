@@ -1,0 +1,151 @@
+//! Two servers on one database, each with its catalog in memory and no follower running, so
+//! that one is stale on purpose: a change it computes from its catalog after the other server
+//! committed one is refused with `CONFLICT` and writes nothing; once it has caught up (a
+//! reload), the same change goes through. On SQLite, and on PostgreSQL when
+//! `GRIDMAP_TEST_POSTGRES_URL` is set.
+
+use api::error::ApiError;
+use api::service::audit::Actor;
+use api::service::import::import_units;
+use api::service::systems::resolve_system;
+use api::service::units::set_unit_locked;
+use api::state::AppState;
+use entity::unit;
+use geodata::Level;
+use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+use serde_json::{json, Value};
+
+const POSTGRES_URL_VAR: &str = "GRIDMAP_TEST_POSTGRES_URL";
+
+fn rect(x0: f64, x1: f64) -> Value {
+    json!({"type": "Polygon", "coordinates": [[[x0, 0.0], [x1, 0.0], [x1, 1.0], [x0, 1.0], [x0, 0.0]]]})
+}
+
+/// Grids (or communities) named by their spans along x.
+fn layer(spans: &[(f64, f64)], code: impl Fn(usize) -> Value) -> Value {
+    json!({"type": "FeatureCollection", "features": spans.iter().enumerate()
+        .map(|(i, (x0, x1))| json!({"type": "Feature", "properties": {"name": format!("u{i}"), "code": code(i)}, "geometry": rect(*x0, *x1)}))
+        .collect::<Vec<_>>()})
+}
+
+async fn server(url: &str) -> AppState {
+    let state = AppState::new(api::db::connect(url).await.expect("database"));
+    api::load(&state, false).await.expect("catalog");
+    state
+}
+
+async fn unit_count(state: &AppState) -> u64 {
+    unit::Entity::find().count(&state.db).await.expect("units")
+}
+
+async fn a_change_from_a_stale_catalog_is_refused(url: &str) {
+    let a = server(url).await;
+    let communities = layer(&[(0.0, 1.0), (1.0, 2.0)], |i| json!(format!("C{i}")));
+    import_units(&a, Level::Community, communities, None, &Actor::cli())
+        .await
+        .expect("communities");
+    let b = server(url).await;
+    let west = layer(&[(0.0, 0.5), (0.5, 1.0)], |_| Value::Null);
+    let east = layer(&[(1.0, 1.5), (1.5, 2.0)], |_| Value::Null);
+
+    // A commits; B, whose catalog predates that, computes its import from it.
+    import_units(&a, Level::Grid, west, None, &Actor::cli())
+        .await
+        .expect("west grids through A");
+    let (units, version) = (
+        unit_count(&a).await,
+        resolve_system(&a.db, None).await.expect("system").version,
+    );
+    let refused = import_units(&b, Level::Grid, east.clone(), None, &Actor::cli()).await;
+    match refused {
+        Err(ApiError::Conflict { message, .. }) => assert!(
+            message.contains(&format!("at version {version}"))
+                && message.contains(&format!("from version {}", version - 1)),
+            "{message}"
+        ),
+        other => panic!("expected CONFLICT from the stale server, got {other:?}"),
+    }
+    assert_eq!(
+        unit_count(&a).await,
+        units,
+        "the refused import wrote units"
+    );
+    let system = resolve_system(&a.db, None).await.expect("system");
+    assert_eq!(
+        system.version, version,
+        "the refused import moved the version"
+    );
+
+    // Caught up, B makes the same change; now A is the stale one.
+    api::load(&b, false).await.expect("reload");
+    import_units(&b, Level::Grid, east, None, &Actor::cli())
+        .await
+        .expect("east grids through B, caught up");
+    assert_eq!(unit_count(&a).await, units + 2);
+    let grid = unit::Entity::find()
+        .all(&a.db)
+        .await
+        .expect("units")
+        .into_iter()
+        .find(|u| u.level == Level::Grid.as_str())
+        .expect("a grid");
+    let refused = set_unit_locked(&a, grid.id, true, &Actor::cli()).await;
+    assert!(
+        matches!(refused, Err(ApiError::Conflict { .. })),
+        "{refused:?}"
+    );
+    let row = unit::Entity::find_by_id(grid.id)
+        .one(&a.db)
+        .await
+        .expect("read")
+        .expect("grid");
+    assert!(!row.locked, "the refused lock was written");
+    api::load(&a, false).await.expect("reload");
+    set_unit_locked(&a, grid.id, true, &Actor::cli())
+        .await
+        .expect("lock, caught up");
+    assert_eq!(
+        resolve_system(&a.db, None).await.expect("system").version,
+        version + 2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_a_change_from_a_stale_catalog_is_refused_and_writes_nothing() {
+    let dir = std::env::temp_dir().join(format!("gridmap_stale_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let file = dir.join("stale.db");
+    let _ = std::fs::remove_file(&file);
+    a_change_from_a_stale_catalog_is_refused(&format!("sqlite://{}?mode=rwc", file.display()))
+        .await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_change_from_a_stale_catalog_is_refused_and_writes_nothing() {
+    let Some(admin_url) = std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: {POSTGRES_URL_VAR} is unset, so the PostgreSQL run of this test did not happen");
+        return;
+    };
+    let name = format!("gridmap_stale_{}", std::process::id());
+    let admin = Database::connect(&admin_url).await.expect("postgres");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create");
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    a_change_from_a_stale_catalog_is_refused(&format!("{base}/{name}")).await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .expect("drop");
+}
