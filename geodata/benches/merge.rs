@@ -12,7 +12,7 @@ use geodata::demo::{demo_city, department_layers, emergency_layer, DemoSize, DEF
 use geodata::merge::{
     crosswalk, merge_communities, merge_inputs, overlay_atoms, MergeInput, MergeOptions, SourceGrid,
 };
-use geodata::{Level, Unit};
+use geodata::{Index, Level, Unit};
 use rayon::prelude::*;
 
 fn setup(size: DemoSize) -> (Vec<MergeInput>, Vec<SourceGrid>, Vec<geodata::Household>) {
@@ -37,7 +37,7 @@ fn setup(size: DemoSize) -> (Vec<MergeInput>, Vec<SourceGrid>, Vec<geodata::Hous
             })
         })
         .collect();
-    let inputs = merge_inputs(&communities, &sources, &city.households);
+    let inputs = merge_inputs(&Index::new(communities.clone()), &sources, &city.households);
     (inputs, sources, city.households)
 }
 

@@ -14,7 +14,7 @@ use geodata::merge::{
     crosswalk, merge_communities, merge_inputs, overlay_atoms, MergeOptions, SourceGrid,
 };
 use geodata::quality::check_layer;
-use geodata::{Level, Unit};
+use geodata::{Index, Level, Unit};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -64,8 +64,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let threads = rayon::current_num_threads();
 
+    let index = Index::new(communities.clone());
     let t = Instant::now();
-    let inputs = merge_inputs(&communities, &sources, &city.households);
+    let inputs = merge_inputs(&index, &sources, &city.households);
     let t_inputs = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

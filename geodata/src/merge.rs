@@ -31,23 +31,24 @@
 //! unified grids that replace it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use geo::{BoundingRect, Intersects, MultiPolygon};
+use geo::{BoundingRect, Coord, Intersects, MultiPolygon};
 use i_overlay::core::overlay_rule::OverlayRule;
 use i_overlay::i_shape::int::shape::{IntShape, IntShapes};
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
+use rstar::RTree;
 
+use crate::index::Slot;
 use crate::measure::polsby_popper;
 use crate::rebalance::cells::{self, Graph, Node};
 use crate::rebalance::partition::{part_count, shortfall, Rng};
 use crate::rebalance::plan::{divide, Part};
 use crate::rebalance::plane::{self, Plane};
 use crate::rebalance::{Bounds, Infeasibility, RebalanceError};
-use crate::{Household, Unit, UnitId};
+use crate::{Household, Index, Level, UnitId};
 
 mod atoms;
 mod crosswalk;
@@ -288,95 +289,77 @@ pub fn overlay_atoms(input: &MergeInput) -> usize {
     atoms.area.iter().filter(|&&a| a >= speck).count()
 }
 
-/// The inputs of a merge: for every community (in the order given), the source grids whose
-/// polygons meet it and the households inside it (the first community holding a household's
-/// point takes it). For tests, benchmarks and the command line.
+/// The inputs of a merge: every community of `index` that a source grid meets, by id, with
+/// the source grids whose polygons meet it and the households inside it. A household belongs
+/// to the community on the chain of the unit [`Index::locate`] gives it, so a point on a
+/// border goes where a lookup sends it, and a batch of a city's households costs a batch
+/// assignment, not a polygon test each.
 ///
 /// ```
 /// use geodata::demo::{demo_city, department_layers, DemoSize, DEFAULT_SEED};
 /// use geodata::merge::{merge_inputs, SourceGrid};
-/// use geodata::Level;
+/// use geodata::{Index, Level};
 /// let city = demo_city(DemoSize::Default, DEFAULT_SEED);
-/// let communities: Vec<_> =
-///     city.units.iter().filter(|u| u.level == Level::Community).cloned().collect();
+/// let index = Index::new(city.units.clone());
 /// let layers = department_layers(&city, 1);
 /// let sources: Vec<SourceGrid> = layers[1]
 ///     .grids
 ///     .iter()
 ///     .map(|g| SourceGrid { system_id: 2, id: g.id, code: g.code.clone(), geometry: g.geometry.clone() })
 ///     .collect();
-/// let inputs = merge_inputs(&communities, &sources, &city.households);
-/// assert_eq!(inputs.len(), communities.len());
+/// let inputs = merge_inputs(&index, &sources, &city.households);
+/// assert_eq!(inputs.len(), city.count(Level::Community));
 /// let placed: usize = inputs.iter().map(|i| i.households.len()).sum();
 /// assert_eq!(placed, city.households.len());
 /// ```
 pub fn merge_inputs(
-    communities: &[Unit],
+    index: &Index,
     sources: &[SourceGrid],
     households: &[Household],
 ) -> Vec<MergeInput> {
-    let tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>> = RTree::bulk_load(
-        communities
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let b = c.geometry.bounding_rect()?;
-                Some(GeomWithData::new(
-                    Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
-                    i,
-                ))
-            })
-            .collect(),
-    );
-    let mut inputs: Vec<MergeInput> = communities
-        .iter()
-        .map(|c| MergeInput {
-            community_id: c.id,
-            community_code: c.code.clone(),
-            geometry: c.geometry.clone(),
-            sources: Vec::new(),
-            households: Vec::new(),
-        })
-        .collect();
-    let placed: Vec<Vec<usize>> = sources
+    let met: Vec<Vec<Slot>> = sources
         .par_iter()
         .map(|source| {
-            let Some(b) = source.geometry.bounding_rect() else {
+            let Some(rect) = source.geometry.bounding_rect() else {
                 return Vec::new();
             };
-            let mut found: Vec<usize> = tree
-                .locate_in_envelope_intersecting(AABB::from_corners(
-                    [b.min().x, b.min().y],
-                    [b.max().x, b.max().y],
-                ))
-                .map(|c| c.data)
-                .filter(|&c| communities[c].geometry.intersects(&source.geometry))
-                .collect();
-            found.sort_unstable();
-            found
+            index
+                .intersecting(Level::Community, rect)
+                .into_iter()
+                .filter(|&slot| index.unit(slot).geometry.intersects(&source.geometry))
+                .collect()
         })
         .collect();
-    for (source, found) in sources.iter().zip(placed) {
-        for c in found {
-            inputs[c].sources.push(source.clone());
+    let mut inputs: BTreeMap<UnitId, MergeInput> = BTreeMap::new();
+    for (source, slots) in sources.iter().zip(met) {
+        for slot in slots {
+            let community = index.unit(slot);
+            inputs
+                .entry(community.id)
+                .or_insert_with(|| MergeInput {
+                    community_id: community.id,
+                    community_code: community.code.clone(),
+                    geometry: community.geometry.clone(),
+                    sources: Vec::new(),
+                    households: Vec::new(),
+                })
+                .sources
+                .push(source.clone());
         }
     }
-    let homes: Vec<Option<usize>> = households
-        .par_iter()
-        .map(|h| {
-            let p = [h.point.x(), h.point.y()];
-            tree.locate_all_at_point(p)
-                .map(|c| c.data)
-                .filter(|&c| communities[c].geometry.intersects(&h.point))
-                .min()
-        })
-        .collect();
-    for (h, home) in households.iter().zip(homes) {
-        if let Some(c) = home {
-            inputs[c].households.push(h.clone());
+    let coords: Vec<Coord<f64>> = households.iter().map(|h| h.point.0).collect();
+    let slots = crate::assign::locate_batch(index, &coords);
+    for (household, slot) in households.iter().zip(slots) {
+        let community = slot.and_then(|slot| {
+            index
+                .chain_of_slot(slot)
+                .find(|&s| index.unit(s).level == Level::Community)
+        });
+        if let Some(input) = community.and_then(|c| inputs.get_mut(&index.unit(c).id)) {
+            input.households.push(household.clone());
         }
     }
-    inputs
+    inputs.into_values().collect()
 }
 
 fn validate(options: &MergeOptions) -> Result<(), RebalanceError> {

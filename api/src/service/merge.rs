@@ -5,12 +5,14 @@
 //! A merge plan records the versions of its source systems; applying it after any of them
 //! changed is a `CONFLICT`, as is a unified system name that was taken meanwhile.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use entity::{crosswalk, grid_system, plan, plan_grid, unit};
-use geo::{BoundingRect, Coord};
+use geo::BoundingRect;
 use geodata::assign::{assign_households, UnitCounts};
-use geodata::merge::{merge_communities, MergeInput, MergeOptions, MergePlan, SourceGrid};
+use geodata::merge::{
+    merge_communities, merge_inputs, MergeInput, MergeOptions, MergePlan, SourceGrid,
+};
 use geodata::quality::{check_layer, LayerQuality};
 use geodata::rebalance::Bounds;
 use geodata::{codes, GridKind, Index, Level, Unit, UnitId};
@@ -275,7 +277,7 @@ pub async fn plan_merge(
     let layers: Vec<SourceLayer> = sources.iter().map(|(layer, _)| layer.clone()).collect();
     let grids: Vec<SourceGrid> = sources.into_iter().flat_map(|(_, grids)| grids).collect();
     let (inputs, plans) = off_the_runtime(move || {
-        let inputs = merge_inputs(&index, grids, households);
+        let inputs = merge_inputs(&index, &grids, &households);
         let total = inputs.len();
         let plans = merge_communities(&inputs, &options, &|done| progress(done, total))?;
         Ok::<_, ApiError>((inputs, plans))
@@ -632,48 +634,6 @@ async fn all_households(
             )
         })
         .collect())
-}
-
-/// Each community the sources touch, with the source grids overlapping it and its households.
-fn merge_inputs(
-    index: &Index,
-    grids: Vec<SourceGrid>,
-    households: Vec<geodata::Household>,
-) -> Vec<MergeInput> {
-    let mut inputs: BTreeMap<UnitId, MergeInput> = BTreeMap::new();
-    for grid in grids {
-        let Some(rect) = grid.geometry.bounding_rect() else {
-            continue;
-        };
-        for slot in index.intersecting(Level::Community, rect) {
-            let community = index.unit(slot);
-            inputs
-                .entry(community.id)
-                .or_insert_with(|| MergeInput {
-                    community_id: community.id,
-                    community_code: community.code.clone(),
-                    geometry: community.geometry.clone(),
-                    sources: Vec::new(),
-                    households: Vec::new(),
-                })
-                .sources
-                .push(grid.clone());
-        }
-    }
-    let coords: Vec<Coord<f64>> = households.iter().map(|h| h.point.0).collect();
-    let slots = geodata::assign::locate_batch(index, &coords);
-    for (household, slot) in households.into_iter().zip(slots) {
-        let community = slot.and_then(|slot| {
-            index
-                .chain_of_slot(slot)
-                .map(|s| index.unit(s))
-                .find(|u| u.level == Level::Community)
-        });
-        if let Some(input) = community.and_then(|c| inputs.get_mut(&c.id)) {
-            input.households.push(household);
-        }
-    }
-    inputs.into_values().collect()
 }
 
 /// The plan's rows (codes issued in reading order under each community) and its summary.

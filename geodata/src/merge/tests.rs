@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::demo::{demo_city, department_layers, DemoCity, DemoSize, DEFAULT_SEED};
 use crate::rebalance::partition::{part_count, shortfall};
-use crate::{GridKind, Index, Level};
+use crate::{GridKind, Index, Level, Unit};
 
 fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
     MultiPolygon::new(vec![Rect::new((x0, y0), (x1, y1)).to_polygon()])
@@ -118,7 +118,7 @@ fn merge_of_the_demo_city_partitions_every_community() {
         .collect();
     let layers = department_layers(city, 7);
     let sources = sources_of(&layers);
-    let inputs = merge_inputs(&communities, &sources, &city.households);
+    let inputs = merge_inputs(&Index::new(communities.clone()), &sources, &city.households);
     let options = MergeOptions::default();
     let plans = merge_communities(&inputs, &options, &|_| {}).unwrap();
     assert_eq!(plans.len(), inputs.len());
