@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use geo::algorithm::orient::{Direction, Orient};
 use geo::{
@@ -885,6 +885,25 @@ fn large_demo_city_figures() {
         rayon::current_num_threads(),
         grids.len(),
         100.0 * moved as f64 / households.max(1) as f64,
+    );
+    let micro_grids: Vec<&PlannedMicroGrid> = grids
+        .iter()
+        .flat_map(|g| g.micro_grids.iter().flatten())
+        .collect();
+    let micro_bounds = OPTIONS.micro_grid.expect("micro-grids planned");
+    let micro_within = micro_grids
+        .iter()
+        .filter(|m| micro_bounds.holds(m.households.len() as u32))
+        .count();
+    let mut micro_flagged: BTreeMap<&str, usize> = BTreeMap::new();
+    for reason in micro_grids.iter().filter_map(|m| m.infeasible) {
+        *micro_flagged.entry(reason.as_str()).or_default() += 1;
+    }
+    eprintln!(
+        "micro-grids within {}-{}: {micro_within}/{} (flagged: {micro_flagged:?})",
+        micro_bounds.min,
+        micro_bounds.max,
+        micro_grids.len()
     );
     let mut failures = 0;
     for (input, plan) in inputs.iter().zip(&plans) {
