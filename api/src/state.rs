@@ -104,6 +104,15 @@ impl AppState {
             })
     }
 
+    /// The version of every grid system that the catalog shows.
+    pub fn shown_versions(&self) -> ApiResult<Versions> {
+        Ok(self
+            .shown
+            .read()
+            .map_err(|_| ApiError::Unavailable)?
+            .clone())
+    }
+
     /// Swaps in a catalog read from the database, which shows the grid systems at `versions`.
     pub fn set_loaded_catalog(&self, catalog: Catalog, versions: Versions) {
         self.set_catalog(catalog);

@@ -1,16 +1,17 @@
 //! Two servers on one database, each with its catalog in memory and no follower running, so
 //! that one is stale on purpose: a change it computes from its catalog after the other server
-//! committed one is refused with `CONFLICT` and writes nothing; once it has caught up (a
-//! reload), the same change goes through. On SQLite, and on PostgreSQL when
-//! `GRIDMAP_TEST_POSTGRES_URL` is set.
+//! committed one (units, or a household counted by them) is refused with `CONFLICT` and writes
+//! nothing; once it has caught up (a reload), the same change goes through. On SQLite, and on
+//! PostgreSQL when `GRIDMAP_TEST_POSTGRES_URL` is set.
 
 use api::error::ApiError;
 use api::service::audit::Actor;
+use api::service::households::{add_household, NewHousehold};
 use api::service::import::import_units;
 use api::service::systems::resolve_system;
 use api::service::units::set_unit_locked;
 use api::state::AppState;
-use entity::unit;
+use entity::{household, unit};
 use geodata::Level;
 use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
@@ -38,6 +39,19 @@ async fn unit_count(state: &AppState) -> u64 {
     unit::Entity::find().count(&state.db).await.expect("units")
 }
 
+/// A write from a catalog one version behind `version`: refused, saying so.
+fn assert_stale<T: std::fmt::Debug>(outcome: Result<T, ApiError>, version: i32) {
+    match outcome {
+        Err(ApiError::Conflict { message, .. }) => assert!(
+            message.contains("changed by another process")
+                && message.contains(&format!("at version {version}"))
+                && message.contains(&format!("shows version {}", version - 1)),
+            "{message}"
+        ),
+        other => panic!("expected CONFLICT from the stale server, got {other:?}"),
+    }
+}
+
 async fn a_change_from_a_stale_catalog_is_refused(url: &str) {
     let a = server(url).await;
     let communities = layer(&[(0.0, 1.0), (1.0, 2.0)], |i| json!(format!("C{i}")));
@@ -47,8 +61,16 @@ async fn a_change_from_a_stale_catalog_is_refused(url: &str) {
     let b = server(url).await;
     let west = layer(&[(0.0, 0.5), (0.5, 1.0)], |_| Value::Null);
     let east = layer(&[(1.0, 1.5), (1.5, 2.0)], |_| Value::Null);
+    let home = NewHousehold {
+        id: "h1".to_owned(),
+        lon: 0.25,
+        lat: 0.5,
+        persons: 3,
+        building: None,
+    };
 
-    // A commits; B, whose catalog predates that, computes its import from it.
+    // A commits; B, whose catalog predates that, computes an import and a household from it
+    // (the household would miss the grid it lies in).
     import_units(&a, Level::Grid, west, None, &Actor::cli())
         .await
         .expect("west grids through A");
@@ -56,43 +78,38 @@ async fn a_change_from_a_stale_catalog_is_refused(url: &str) {
         unit_count(&a).await,
         resolve_system(&a.db, None).await.expect("system").version,
     );
-    let refused = import_units(&b, Level::Grid, east.clone(), None, &Actor::cli()).await;
-    match refused {
-        Err(ApiError::Conflict { message, .. }) => assert!(
-            message.contains(&format!("at version {version}"))
-                && message.contains(&format!("from version {}", version - 1)),
-            "{message}"
-        ),
-        other => panic!("expected CONFLICT from the stale server, got {other:?}"),
-    }
-    assert_eq!(
-        unit_count(&a).await,
-        units,
-        "the refused import wrote units"
+    assert_stale(
+        import_units(&b, Level::Grid, east.clone(), None, &Actor::cli()).await,
+        version,
     );
+    assert_stale(
+        add_household(&b, home.clone(), &Actor::cli()).await,
+        version,
+    );
+    assert_eq!(unit_count(&a).await, units, "a refused write added units");
+    let households = household::Entity::find().count(&a.db).await.expect("count");
+    assert_eq!(households, 0, "the refused household was written");
     let system = resolve_system(&a.db, None).await.expect("system");
-    assert_eq!(
-        system.version, version,
-        "the refused import moved the version"
-    );
+    assert_eq!(system.version, version, "a refused write moved the version");
 
-    // Caught up, B makes the same change; now A is the stale one.
+    // Caught up, B makes the same changes; now A is the stale one.
     api::load(&b, false).await.expect("reload");
     import_units(&b, Level::Grid, east, None, &Actor::cli())
         .await
         .expect("east grids through B, caught up");
     assert_eq!(unit_count(&a).await, units + 2);
-    let grid = unit::Entity::find()
-        .all(&a.db)
+    let home = add_household(&b, home, &Actor::cli())
         .await
-        .expect("units")
-        .into_iter()
-        .find(|u| u.level == Level::Grid.as_str())
-        .expect("a grid");
-    let refused = set_unit_locked(&a, grid.id, true, &Actor::cli()).await;
-    assert!(
-        matches!(refused, Err(ApiError::Conflict { .. })),
-        "{refused:?}"
+        .expect("household through B, caught up");
+    let grid = unit::Entity::find_by_id(home.unit_id.expect("in a grid"))
+        .one(&a.db)
+        .await
+        .expect("read")
+        .expect("grid");
+    assert_eq!(grid.household_count, 1, "counted in A's west grid");
+    assert_stale(
+        set_unit_locked(&a, grid.id, true, &Actor::cli()).await,
+        version + 1,
     );
     let row = unit::Entity::find_by_id(grid.id)
         .one(&a.db)

@@ -13,7 +13,6 @@ use geo::Coord;
 use geodata::assign::locate_batch;
 use geodata::validate::parse_household;
 use geodata::{Household, UnitId, ValidationError};
-use sea_orm::TransactionTrait;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use tokio::sync::mpsc::Sender;
@@ -127,7 +126,7 @@ async fn import_streamed(
         let catalog = catalog.clone();
         tokio::task::spawn_blocking(move || Chunker::new(&catalog, &sender).run(read))
     };
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     let mut done = 0;
     while let Some(chunk) = ready.recv().await {
         let chunk: ReadyChunk = chunk?;

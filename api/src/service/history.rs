@@ -13,7 +13,7 @@ use geodata::{GridKind, Level, Unit, UnitId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    Set, TransactionTrait,
+    Set,
 };
 
 use crate::catalog::{Catalog, StoredUnit};
@@ -160,7 +160,7 @@ pub async fn rollback(
     }
 
     let catalog = state.catalog()?;
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     let inserted: Vec<(i64, &Unit, UnitCounts)> = plan
         .inserted
         .iter()

@@ -6,7 +6,7 @@ use geo::Point;
 use geodata::UnitId;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, ModelTrait, Set,
-    Statement, TransactionTrait,
+    Statement,
 };
 
 use crate::error::{ApiError, ApiResult};
@@ -73,7 +73,7 @@ pub async fn add_household(
         i64::from(new.persons),
         1,
     );
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     let row = household::ActiveModel {
         id: Set(new.id),
         lon: Set(new.lon),
@@ -119,7 +119,7 @@ pub async fn move_household(
         -1,
     );
     count_household(&mut deltas, &catalog, point, unit, persons, 1);
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     let mut active = row.into_active_model();
     active.lon = Set(lon);
     active.lat = Set(lat);
@@ -155,7 +155,7 @@ pub async fn remove_household(
         i64::from(row.persons),
         -1,
     );
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     row.clone().delete(&txn).await?;
     writes::apply_count_deltas(&txn, &deltas).await?;
     let details = format!("household {:?} removed", row.id);

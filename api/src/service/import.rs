@@ -10,9 +10,7 @@ use geo::{BoundingRect, Coord, InteriorPoint, Rect};
 use geodata::assign::{locate_batch, UnitCounts};
 use geodata::validate::{parse_households, ImportFeature};
 use geodata::{assign_households, codes, Index, Level, Unit, UnitId};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::Value;
 
 use crate::catalog::{Catalog, StoredUnit, SHARED_LEVELS};
@@ -66,7 +64,7 @@ pub async fn import_units(
     let parents = resolve_parents(index, level, &features)?;
     check_codes_free(index, &features)?;
 
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     let (codes, counters) =
         issue_missing_codes(&txn, index, scope, level, &features, &parents).await?;
     let first_id = writes::next_unit_id(&txn).await?;
@@ -155,7 +153,7 @@ pub async fn import_households(
     let _writer = state.writer.lock().await;
     let catalog = state.catalog()?;
     check_households_new(&state.db, &households).await?;
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     let default_index = catalog.index(catalog.default_system)?;
     let assignment = assign_households(default_index, &households);
     writes::insert_households(&txn, &households, &assignment.unit_of).await?;

@@ -19,7 +19,7 @@ use geodata::{codes, GridKind, Index, Level, Unit, UnitId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -73,7 +73,7 @@ pub async fn import_grid_system(
     let parents = resolve_parents(&shared, Level::Grid, &features)?;
     check_codes_free(&shared, &features)?;
 
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     let system = grid_system::ActiveModel {
         name: Set(name),
         department: Set(department),
@@ -338,7 +338,7 @@ pub async fn apply_merge_plan(
     let rows = crate::service::rebalance::plan_grids(&state.db, plan_id).await?;
     let catalog = state.catalog()?;
 
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     grid_system::Entity::update_many()
         .col_expr(grid_system::Column::IsDefault, Expr::value(false))
         .exec(&txn)

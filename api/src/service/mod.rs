@@ -16,7 +16,21 @@ pub mod tokens;
 pub mod units;
 pub mod writes;
 
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Begins the transaction of a write computed from the catalog in memory (call it holding
+/// the writer lock): first thing, it checks that no other process has changed a grid system
+/// since the catalog was loaded, and holds them as they are until it ends
+/// ([`systems::hold_shown_versions`]). So writes through several replicas are serialised, and
+/// none is made from a stale catalog.
+pub async fn begin_write(state: &AppState) -> ApiResult<DatabaseTransaction> {
+    let txn = state.db.begin().await?;
+    systems::hold_shown_versions(&txn, &state.shown_versions()?).await?;
+    Ok(txn)
+}
 
 /// A lon/lat position, refused with `INVALID_INPUT` when out of range or not finite.
 pub fn checked_point(lon: f64, lat: f64) -> ApiResult<geo::Point<f64>> {

@@ -264,7 +264,7 @@ pub async fn apply_rebalance_plan(
         .map_err(|e| ApiError::Internal(format!("plan {plan_id}: {e}")))?;
     let catalog = state.catalog()?;
     let index = catalog.index(system.id)?.clone();
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     let first_id = writes::next_unit_id(&txn).await?;
     let system_id = system.id;
     let changes =

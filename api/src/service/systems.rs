@@ -7,6 +7,7 @@ use sea_orm::{
 };
 
 use crate::error::{ApiError, ApiResult};
+use crate::replicas::{read_versions, Versions};
 
 /// The name of the grid system created with a new database.
 pub const DEFAULT_SYSTEM_NAME: &str = "default";
@@ -54,6 +55,44 @@ pub async fn resolve_system(
         Some(id) => ApiError::NotFound(format!("grid system {id} does not exist")),
         None => ApiError::NotFound("no default grid system".to_owned()),
     })
+}
+
+/// Checks, first thing in a write's transaction, that every grid system is at the version the
+/// catalog the write is computed from shows, and keeps them there until the transaction ends:
+/// the statement locks the systems' rows (PostgreSQL) or takes the database's write lock
+/// (SQLite), so another process's change either committed before (and is seen here) or waits.
+///
+/// # Errors
+/// `CONFLICT` when another process has changed a grid system that this server has not caught
+/// up with yet; nothing is written then.
+pub async fn hold_shown_versions(db: &impl ConnectionTrait, shown: &Versions) -> ApiResult<()> {
+    grid_system::Entity::update_many()
+        .col_expr(
+            grid_system::Column::Version,
+            Expr::col(grid_system::Column::Version),
+        )
+        .exec(db)
+        .await?;
+    let current = read_versions(db).await?;
+    if let Some((id, version)) = current
+        .iter()
+        .find(|(id, version)| shown.get(id) != Some(version))
+    {
+        let shows = shown
+            .get(id)
+            .map_or("does not show it yet".to_owned(), |v| {
+                format!("shows version {v}")
+            });
+        return Err(ApiError::Conflict {
+            message: format!(
+                "grid system {id} was changed by another process (it is at version {version}, \
+                 this server {shows}); nothing was written: retry in a second, once this server \
+                 has caught up"
+            ),
+            feature: None,
+        });
+    }
+    Ok(())
 }
 
 /// Adds one to a system's version, returning the system as it is then, provided the system is

@@ -161,7 +161,7 @@ pub async fn set_unit_locked(
     locked: bool,
     actor: &crate::service::audit::Actor,
 ) -> ApiResult<unit::Model> {
-    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set, TransactionTrait};
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
     let _writer = state.writer.lock().await;
     let row = find_unit(&state.db, Some(id), None, SHARED_LEVELS)
         .await?
@@ -176,7 +176,7 @@ pub async fn set_unit_locked(
     if row.locked == locked {
         return Ok(row);
     }
-    let txn = state.db.begin().await?;
+    let txn = super::begin_write(state).await?;
     let mut active = row.into_active_model();
     active.locked = Set(locked);
     let row = active.update(&txn).await?;
