@@ -20,9 +20,9 @@ const CHANGES_BUFFER: usize = 64;
 pub struct AppState {
     pub db: DatabaseConnection,
     catalog: RwLock<Option<Arc<Catalog>>>,
-    /// The version of each grid system the catalog shows: a change computed from the catalog
-    /// is committed only if its system is still at that version (another process may have
-    /// moved it on).
+    /// The version of each grid system the catalog shows: a write computed from the catalog
+    /// commits only if every system is still at that version (another process may have moved
+    /// one on), see `service::begin_write`.
     shown: RwLock<Versions>,
     /// Held for the whole of a write, from reading the catalog to swapping in the new one.
     pub writer: tokio::sync::Mutex<()>,
@@ -84,24 +84,6 @@ impl AppState {
     /// Whether the index is loaded.
     pub fn is_ready(&self) -> bool {
         self.catalog.read().map(|c| c.is_some()).unwrap_or(false)
-    }
-
-    /// The version of grid system `system_id` that the catalog shows.
-    ///
-    /// # Errors
-    /// `CONFLICT` when the catalog does not show that system yet (another process created it
-    /// and this one has not caught up).
-    pub fn shown_version(&self, system_id: i64) -> ApiResult<i32> {
-        let shown = self.shown.read().map_err(|_| ApiError::Unavailable)?;
-        shown
-            .get(&system_id)
-            .copied()
-            .ok_or_else(|| ApiError::Conflict {
-                message: format!(
-                    "grid system {system_id} is not loaded on this server yet; retry in a second"
-                ),
-                feature: None,
-            })
     }
 
     /// The version of every grid system that the catalog shows.

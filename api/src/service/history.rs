@@ -36,17 +36,15 @@ pub struct GridChange<'a> {
     pub closed: Vec<UnitId>,
 }
 
-/// Makes the next version of a grid system from version `shown` (see
-/// [`systems::bump_version`]): bumps it, records what made it, and closes and opens the history
-/// of the units the change touched. Call inside the change's transaction.
+/// Makes the next version of a grid system: bumps it, records what made it, and closes and
+/// opens the history of the units the change touched. Call inside the change's transaction.
 pub async fn new_version(
     db: &impl ConnectionTrait,
     system_id: i64,
-    shown: i32,
     action: &str,
     change: GridChange<'_>,
 ) -> ApiResult<grid_system::Model> {
-    let system = systems::bump_version(db, system_id, shown).await?;
+    let system = systems::bump_version(db, system_id).await?;
     for batch in change.closed.chunks(HISTORY_BATCH) {
         unit_history::Entity::update_many()
             .col_expr(unit_history::Column::ValidTo, Expr::value(system.version))
@@ -189,11 +187,9 @@ pub async fn rollback(
             .chain(plan.deleted.iter().map(|u| u.id))
             .collect(),
     };
-    let shown = state.shown_version(system_id)?;
     let system = new_version(
         &txn,
         system_id,
-        shown,
         &format!("rollback to {to_version}"),
         change,
     )

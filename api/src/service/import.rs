@@ -98,8 +98,7 @@ pub async fn import_units(
         closed: Vec::new(),
     };
     let action = format!("importUnits {level}");
-    let shown = state.shown_version(counted_system)?;
-    let system = history::new_version(&txn, counted_system, shown, &action, change).await?;
+    let system = history::new_version(&txn, counted_system, &action, change).await?;
 
     let changed_area = envelope_of(&new_units);
     let unit_ids: Vec<UnitId> = new_units.iter().map(|u| u.id).collect();

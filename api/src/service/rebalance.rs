@@ -320,8 +320,7 @@ pub async fn apply_rebalance_plan(
             .collect(),
     };
     let action = format!("applyRebalancePlan {plan_id}");
-    let shown = state.shown_version(system.id)?;
-    let system = history::new_version(&txn, system.id, shown, &action, change).await?;
+    let system = history::new_version(&txn, system.id, &action, change).await?;
     plan::Entity::update_many()
         .col_expr(
             plan::Column::AppliedVersion,

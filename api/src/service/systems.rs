@@ -95,40 +95,20 @@ pub async fn hold_shown_versions(db: &impl ConnectionTrait, shown: &Versions) ->
     Ok(())
 }
 
-/// Adds one to a system's version, returning the system as it is then, provided the system is
-/// still at version `shown`: the one the change was computed from (the catalog's). The check
-/// and the bump are one statement, so of two processes that computed changes from the same
-/// version only the first commits.
-///
-/// # Errors
-/// `CONFLICT` when the system has moved past `shown` (another process changed it; this one
-/// catches up within a second, then the change can be made again); `NOT_FOUND` when it does
-/// not exist.
+/// Adds one to a system's version, returning the system as it is then. Call it in a
+/// transaction begun by [`super::begin_write`], which holds the version where the catalog
+/// showed it.
 pub async fn bump_version(
     db: &impl ConnectionTrait,
     system_id: i64,
-    shown: i32,
 ) -> ApiResult<grid_system::Model> {
-    let bumped = grid_system::Entity::update_many()
+    grid_system::Entity::update_many()
         .col_expr(
             grid_system::Column::Version,
             Expr::col(grid_system::Column::Version).add(1),
         )
         .filter(grid_system::Column::Id.eq(system_id))
-        .filter(grid_system::Column::Version.eq(shown))
         .exec(db)
         .await?;
-    let system = resolve_system(db, Some(system_id)).await?;
-    if bumped.rows_affected == 0 {
-        return Err(ApiError::Conflict {
-            message: format!(
-                "grid system {system_id} was changed by another process (it is at version {}, \
-                 this server computed the change from version {shown}); nothing was written: \
-                 retry in a second, once this server has caught up",
-                system.version
-            ),
-            feature: None,
-        });
-    }
-    Ok(system)
+    resolve_system(db, Some(system_id)).await
 }

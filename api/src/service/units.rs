@@ -190,9 +190,7 @@ pub async fn set_unit_locked(
     } else {
         "setUnitLocked false"
     };
-    let shown = state.shown_version(row.system_id)?;
-    let system =
-        crate::service::history::new_version(&txn, row.system_id, shown, action, change).await?;
+    let system = crate::service::history::new_version(&txn, row.system_id, action, change).await?;
     let details = format!(
         "grid {} {}",
         row.code,
