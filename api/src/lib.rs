@@ -58,7 +58,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     tokio::spawn(async move {
         match load(&loader_state, config.demo_when_empty).await {
             // Other servers (or the command line) may write to the same database.
-            Ok(versions) => replicas::follow(loader_state, versions).await,
+            Ok(()) => replicas::follow(loader_state).await,
             Err(error) => {
                 tracing::error!(%error, ?error, "could not load the index; stopping");
                 std::process::exit(1);
@@ -69,9 +69,9 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
 }
 
 /// Makes sure the default grid system exists, loads the demo city into an empty database if
-/// asked to, and swaps in the catalog. Returns the grid systems' versions read just before
-/// the catalog was, for [`replicas::follow`].
-pub async fn load(state: &AppState, demo_when_empty: bool) -> ApiResult<replicas::Versions> {
+/// asked to, and swaps in the catalog, which shows the grid systems at the versions read just
+/// before it was loaded (a change committed in between only causes one reload too many).
+pub async fn load(state: &AppState, demo_when_empty: bool) -> ApiResult<()> {
     service::systems::ensure_default_system(&state.db).await?;
     if demo_when_empty && service::demo::is_empty(&state.db).await? {
         service::demo::load_demo(&state.db, geodata::demo::DemoSize::Default).await?;
@@ -80,6 +80,6 @@ pub async fn load(state: &AppState, demo_when_empty: bool) -> ApiResult<replicas
     let started = std::time::Instant::now();
     let catalog = Catalog::load(&state.db).await?;
     tracing::info!(elapsed = ?started.elapsed(), "index loaded");
-    state.set_loaded_catalog(catalog, versions.clone());
-    Ok(versions)
+    state.set_loaded_catalog(catalog, versions);
+    Ok(())
 }

@@ -6,10 +6,10 @@
 //! Every change to a unit bumps its grid system's `version` in the same transaction, so
 //! `SELECT id, version FROM grid_system` every [`POLL_INTERVAL`] is enough to notice one; the
 //! poll costs one tiny query and nothing else while nothing changes. Changes this process made
-//! itself are known from its own announcements (the `gridSystemChanged` channel) and cause no
-//! reload. A reload reads the database under the writer lock (so no local write interleaves
-//! with it), builds the new catalog off the runtime and swaps it in whole: readers keep
-//! answering from the old catalog meanwhile. The systems another process changed are then
+//! itself are taken into the versions the catalog shows as they commit, and cause no reload.
+//! A reload reads the database under the writer lock (so no local write interleaves with it),
+//! builds the new catalog off the runtime and swaps it in whole: readers keep answering from
+//! the old catalog meanwhile. The systems another process changed are then
 //! announced here too, so live maps on every replica hear of every change.
 
 use std::collections::BTreeMap;
@@ -18,8 +18,6 @@ use std::time::{Duration, Instant};
 
 use entity::grid_system;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
-use tokio::sync::broadcast::error::TryRecvError;
-use tokio::sync::broadcast::Receiver;
 
 use crate::catalog::Catalog;
 use crate::error::ApiResult;
@@ -42,85 +40,49 @@ pub async fn read_versions(db: &impl ConnectionTrait) -> ApiResult<Versions> {
         .collect())
 }
 
-/// Follows the database for as long as the server runs. `loaded`: the versions read just
-/// before the current catalog was loaded (a change committed in between only causes one
-/// reload too many).
-pub async fn follow(state: Arc<AppState>, loaded: Versions) {
-    let mut follower = Follower {
-        reflected: loaded,
-        announced: state.changes(),
-    };
+/// Follows the database for as long as the server runs: whenever a grid system's version
+/// differs from the one the catalog shows (`AppState::shown_versions`, which this process's
+/// own commits keep up to date), reloads the catalog.
+pub async fn follow(state: Arc<AppState>) {
     let mut ticker = tokio::time::interval(POLL_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = follower.step(&state).await {
+        if let Err(error) = step(&state).await {
             tracing::warn!(%error, "could not follow the database's grid system versions");
         }
     }
 }
 
-/// What the catalog in memory shows, and this process's own changes not yet taken in.
-struct Follower {
-    reflected: Versions,
-    announced: Receiver<grid_system::Model>,
-}
-
-impl Follower {
-    async fn step(&mut self, state: &AppState) -> ApiResult<()> {
-        self.take_announcements();
-        if read_versions(&state.db).await? == self.reflected {
-            return Ok(());
-        }
-        // Something changed: look again with local writers held off, so that every local
-        // change has been committed, swapped in and announced.
-        let _writer = state.writer.lock().await;
-        self.take_announcements();
-        let current = read_versions(&state.db).await?;
-        if current == self.reflected {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let catalog = Catalog::load(&state.db).await?;
-        state.set_loaded_catalog(catalog, current.clone());
-        let changed: Vec<i64> = current
-            .iter()
-            .filter(|(id, version)| self.reflected.get(id) != Some(version))
-            .map(|(id, _)| *id)
-            .collect();
-        tracing::info!(
-            elapsed = ?started.elapsed(),
-            systems = ?changed,
-            "another process changed the grid systems; catalog reloaded"
-        );
-        self.reflected = current;
-        for system in grid_system::Entity::find().all(&state.db).await? {
-            if changed.contains(&system.id) {
-                state.announce(system);
-            }
-        }
-        Ok(())
+async fn step(state: &AppState) -> ApiResult<()> {
+    if read_versions(&state.db).await? == state.shown_versions()? {
+        return Ok(());
     }
-
-    /// Applies this process's own announced changes: a version one above the one shown is
-    /// taken in; an older one (the re-announcement of a reload) is ignored; a gap means
-    /// another process wrote in between, which the next comparison notices.
-    fn take_announcements(&mut self) {
-        loop {
-            match self.announced.try_recv() {
-                Ok(system) => match self.reflected.get(&system.id) {
-                    None => {
-                        self.reflected.insert(system.id, system.version);
-                    }
-                    Some(&shown) if system.version == shown + 1 => {
-                        self.reflected.insert(system.id, system.version);
-                    }
-                    Some(_) => {}
-                },
-                // Missed announcements: forget what is shown, so the next step reloads.
-                Err(TryRecvError::Lagged(_)) => self.reflected.clear(),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => return,
-            }
+    // Something changed: look again with local writers held off, so that a local change
+    // seen committed above has been swapped in and taken into the shown versions too.
+    let _writer = state.writer.lock().await;
+    let shown = state.shown_versions()?;
+    let current = read_versions(&state.db).await?;
+    if current == shown {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let catalog = Catalog::load(&state.db).await?;
+    state.set_loaded_catalog(catalog, current.clone());
+    let changed: Vec<i64> = current
+        .iter()
+        .filter(|(id, version)| shown.get(id) != Some(version))
+        .map(|(id, _)| *id)
+        .collect();
+    tracing::info!(
+        elapsed = ?started.elapsed(),
+        systems = ?changed,
+        "another process changed the grid systems; catalog reloaded"
+    );
+    for system in grid_system::Entity::find().all(&state.db).await? {
+        if changed.contains(&system.id) {
+            state.announce(system);
         }
     }
+    Ok(())
 }
