@@ -137,11 +137,14 @@ fn locate_each(
 }
 
 /// The answers, given in the order of `sorted`, each put back at its point's place in the
-/// input. Those writes land at random, the slow part, so each thread owns a range of the
-/// output and picks its points out of the whole batch, which it reads in order.
+/// input. Those writes land at random, the slow part, so each of a few threads owns a range of
+/// the output and picks its points out of the whole batch, which it reads in order (every
+/// thread reads it all, hence few of them).
 fn in_input_order(sorted: &[SortedPoint], answers: &[Option<Slot>]) -> Vec<Option<Slot>> {
+    const MOST_THREADS: usize = 4;
     let mut slots = vec![None; sorted.len()];
-    let piece = sorted.len().div_ceil(rayon::current_num_threads()).max(1);
+    let threads = rayon::current_num_threads().min(MOST_THREADS);
+    let piece = sorted.len().div_ceil(threads).max(1);
     slots
         .par_chunks_mut(piece)
         .enumerate()
@@ -195,7 +198,7 @@ struct SortedPoint {
 ///
 /// A radix sort on the 24-bit keys, every step on all threads: the high 12 bits first, each
 /// thread scattering its share of the points into its own part of each of the 4096 buckets,
-/// then each bucket, small enough to stay in cache, by the low 12 bits.
+/// then each bucket (a 64th of the box a side, which usually fits in cache) by the low 12 bits.
 fn hilbert_sorted(n: usize, coord_of: impl Fn(usize) -> Coord<f64> + Sync) -> Vec<SortedPoint> {
     let mut keyed: Vec<SortedPoint> = (0..n)
         .into_par_iter()
