@@ -44,7 +44,7 @@ fn assert_stale<T: std::fmt::Debug>(outcome: Result<T, ApiError>, version: i32) 
     match outcome {
         Err(ApiError::Conflict { message, .. }) => assert!(
             message.contains("changed by another process")
-                && message.contains(&format!("at version {version}"))
+                && message.contains(&format!("database has version {version}"))
                 && message.contains(&format!("shows version {}", version - 1)),
             "{message}"
         ),

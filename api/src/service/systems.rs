@@ -74,25 +74,24 @@ pub async fn hold_shown_versions(db: &impl ConnectionTrait, shown: &Versions) ->
         .exec(db)
         .await?;
     let current = read_versions(db).await?;
-    if let Some((id, version)) = current
-        .iter()
-        .find(|(id, version)| shown.get(id) != Some(version))
-    {
-        let shows = shown
-            .get(id)
-            .map_or("does not show it yet".to_owned(), |v| {
-                format!("shows version {v}")
-            });
-        return Err(ApiError::Conflict {
-            message: format!(
-                "grid system {id} was changed by another process (it is at version {version}, \
-                 this server {shows}); nothing was written: retry in a second, once this server \
-                 has caught up"
-            ),
-            feature: None,
-        });
-    }
-    Ok(())
+    let mut ids = current.keys().chain(shown.keys());
+    let Some(&id) = ids.find(|id| current.get(id) != shown.get(id)) else {
+        return Ok(());
+    };
+    let state = |versions: &Versions| {
+        versions
+            .get(&id)
+            .map_or("none".to_owned(), |v| format!("version {v}"))
+    };
+    Err(ApiError::Conflict {
+        message: format!(
+            "grid system {id} was changed by another process (the database has {}, this server \
+             shows {}); nothing was written: retry in a second, once this server has caught up",
+            state(&current),
+            state(shown)
+        ),
+        feature: None,
+    })
 }
 
 /// Adds one to a system's version, returning the system as it is then. Call it in a
