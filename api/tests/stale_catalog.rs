@@ -1,8 +1,9 @@
 //! Two servers on one database, each with its catalog in memory and no follower running, so
 //! that one is stale on purpose: a change it computes from its catalog after the other server
 //! committed one (units, or a household counted by them) is refused with `CONFLICT` and writes
-//! nothing; once it has caught up (a reload), the same change goes through. On SQLite, and on
-//! PostgreSQL when `GRIDMAP_TEST_POSTGRES_URL` is set.
+//! nothing; once it has caught up (a reload), the same change goes through. And of two writes
+//! computed from the same version and sent through both at once, exactly one commits. On
+//! SQLite, and on PostgreSQL when `GRIDMAP_TEST_POSTGRES_URL` is set.
 
 use api::error::ApiError;
 use api::service::audit::Actor;
@@ -127,42 +128,148 @@ async fn a_change_from_a_stale_catalog_is_refused(url: &str) {
     );
 }
 
+/// Two writes computed from the same version, sent at once through two servers: exactly one
+/// commits, the other is refused, whatever the timing.
+async fn of_two_writes_from_one_version_one_commits(url: &str) {
+    let a = server(url).await;
+    let communities = layer(&[(0.0, 1.0), (1.0, 2.0)], |i| json!(format!("C{i}")));
+    import_units(&a, Level::Community, communities, None, &Actor::cli())
+        .await
+        .expect("communities");
+    let spans: Vec<(f64, f64)> = (0..8)
+        .map(|i| (f64::from(i) * 0.25, f64::from(i + 1) * 0.25))
+        .collect();
+    import_units(
+        &a,
+        Level::Grid,
+        layer(&spans, |_| Value::Null),
+        None,
+        &Actor::cli(),
+    )
+    .await
+    .expect("grids");
+    let b = server(url).await;
+    let mut grids: Vec<i64> = unit::Entity::find()
+        .all(&a.db)
+        .await
+        .expect("units")
+        .into_iter()
+        .filter(|u| u.level == Level::Grid.as_str())
+        .map(|u| u.id)
+        .collect();
+    grids.sort_unstable();
+    for pair in grids.chunks(2) {
+        api::load(&a, false).await.expect("reload");
+        api::load(&b, false).await.expect("reload");
+        let before = resolve_system(&a.db, None).await.expect("system").version;
+        let actor = Actor::cli();
+        let (through_a, through_b) = tokio::join!(
+            set_unit_locked(&a, pair[0], true, &actor),
+            set_unit_locked(&b, pair[1], true, &actor),
+        );
+        let conflicts = [through_a.is_err(), through_b.is_err()];
+        assert_eq!(
+            conflicts.iter().filter(|&&refused| refused).count(),
+            1,
+            "A: {through_a:?}, B: {through_b:?}"
+        );
+        for refused in [through_a.err(), through_b.err()].into_iter().flatten() {
+            assert!(matches!(refused, ApiError::Conflict { .. }), "{refused:?}");
+        }
+        let after = resolve_system(&a.db, None).await.expect("system").version;
+        assert_eq!(after, before + 1);
+    }
+}
+
+/// A fresh database for one test, dropped by [`Scratch::remove`].
+struct Scratch {
+    url: String,
+    postgres: Option<(sea_orm::DatabaseConnection, String)>,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl Scratch {
+    fn sqlite(test: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("gridmap_{test}_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        Scratch {
+            url: format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
+            postgres: None,
+            dir: Some(dir),
+        }
+    }
+
+    /// `None` (and a line saying the test skipped) when `GRIDMAP_TEST_POSTGRES_URL` is unset.
+    async fn postgres(test: &str) -> Option<Scratch> {
+        let Some(admin_url) = std::env::var(POSTGRES_URL_VAR)
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("skipped: {POSTGRES_URL_VAR} is unset, so the PostgreSQL run of this test did not happen");
+            return None;
+        };
+        let name = format!("gridmap_{test}_{}", std::process::id());
+        let admin = Database::connect(&admin_url).await.expect("postgres");
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            admin
+                .execute_unprepared(&statement)
+                .await
+                .expect(&statement);
+        }
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(b, _)| b);
+        Some(Scratch {
+            url: format!("{base}/{name}"),
+            postgres: Some((admin, name)),
+            dir: None,
+        })
+    }
+
+    async fn remove(self) {
+        if let Some((admin, name)) = self.postgres {
+            let statement = format!("DROP DATABASE {name} WITH (FORCE)");
+            admin
+                .execute_unprepared(&statement)
+                .await
+                .expect(&statement);
+        }
+        if let Some(dir) = self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_a_change_from_a_stale_catalog_is_refused_and_writes_nothing() {
-    let dir = std::env::temp_dir().join(format!("gridmap_stale_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    let file = dir.join("stale.db");
-    let _ = std::fs::remove_file(&file);
-    a_change_from_a_stale_catalog_is_refused(&format!("sqlite://{}?mode=rwc", file.display()))
-        .await;
-    let _ = std::fs::remove_dir_all(dir);
+    let scratch = Scratch::sqlite("stale");
+    a_change_from_a_stale_catalog_is_refused(&scratch.url).await;
+    scratch.remove().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_a_change_from_a_stale_catalog_is_refused_and_writes_nothing() {
-    let Some(admin_url) = std::env::var(POSTGRES_URL_VAR)
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: {POSTGRES_URL_VAR} is unset, so the PostgreSQL run of this test did not happen");
-        return;
-    };
-    let name = format!("gridmap_stale_{}", std::process::id());
-    let admin = Database::connect(&admin_url).await.expect("postgres");
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .expect("drop");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create");
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    a_change_from_a_stale_catalog_is_refused(&format!("{base}/{name}")).await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await
-        .expect("drop");
+    if let Some(scratch) = Scratch::postgres("stale").await {
+        a_change_from_a_stale_catalog_is_refused(&scratch.url).await;
+        scratch.remove().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_of_two_writes_at_once_from_one_version_one_commits() {
+    let scratch = Scratch::sqlite("concurrent");
+    of_two_writes_from_one_version_one_commits(&scratch.url).await;
+    scratch.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_of_two_writes_at_once_from_one_version_one_commits() {
+    if let Some(scratch) = Scratch::postgres("concurrent").await {
+        of_two_writes_from_one_version_one_commits(&scratch.url).await;
+        scratch.remove().await;
+    }
 }
