@@ -886,6 +886,12 @@ fn large_demo_city_figures() {
         grids.len(),
         100.0 * moved as f64 / households.max(1) as f64,
     );
+    // A grid with a hole has something else inside it: another grid, or land of no grid.
+    let with_holes = grids
+        .iter()
+        .filter(|g| g.geometry.0.iter().any(|p| !p.interiors().is_empty()))
+        .count();
+    eprintln!("grids with a hole (another grid or a gap inside): {with_holes}");
     let micro_grids: Vec<&PlannedMicroGrid> = grids
         .iter()
         .flat_map(|g| g.micro_grids.iter().flatten())
