@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::error::{ApiError, ApiResult};
-use crate::replicas::{read_versions, Versions};
+use crate::replicas::Versions;
 
 /// The name of the grid system created with a new database.
 pub const DEFAULT_SYSTEM_NAME: &str = "default";
@@ -59,21 +59,24 @@ pub async fn resolve_system(
 
 /// Checks, first thing in a write's transaction, that every grid system is at the version the
 /// catalog the write is computed from shows, and keeps them there until the transaction ends:
-/// the statement locks the systems' rows (PostgreSQL) or takes the database's write lock
-/// (SQLite), so another process's change either committed before (and is seen here) or waits.
+/// one `UPDATE … RETURNING` locks the systems' rows (PostgreSQL) or takes the database's write
+/// lock (SQLite) and reads their versions, so another process's change either committed before
+/// (and is seen here) or waits.
 ///
 /// # Errors
 /// `CONFLICT` when another process has changed a grid system that this server has not caught
 /// up with yet; nothing is written then.
 pub async fn hold_shown_versions(db: &impl ConnectionTrait, shown: &Versions) -> ApiResult<()> {
-    grid_system::Entity::update_many()
+    let current: Versions = grid_system::Entity::update_many()
         .col_expr(
             grid_system::Column::Version,
             Expr::col(grid_system::Column::Version),
         )
-        .exec(db)
-        .await?;
-    let current = read_versions(db).await?;
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .map(|system| (system.id, system.version))
+        .collect();
     let mut ids = current.keys().chain(shown.keys());
     let Some(&id) = ids.find(|id| current.get(id) != shown.get(id)) else {
         return Ok(());

@@ -89,14 +89,23 @@ fn a_household_file_longer_than_a_chunk_is_imported_whole_or_not_at_all(server: 
 
     // Nothing of either was kept: the whole file imports now, and the city counts it once.
     let imported = import(&file("good.csv", ""));
+    assert_imported(&imported, 120000);
+    assert_eq!(city_counts(server), (120_000, 240_000));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The command succeeded and says it imported `households` households.
+fn assert_imported(imported: &std::process::Output, households: usize) {
     assert!(
         imported.status.success(),
         "{}",
         String::from_utf8_lossy(&imported.stderr)
     );
-    assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 120000 households"));
-    assert_eq!(city_counts(server), (120_000, 240_000));
-    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&imported.stdout);
+    assert!(
+        stdout.contains(&format!("imported {households} households")),
+        "{stdout}"
+    );
 }
 
 /// `import-households file.geojson` reads the collection feature by feature, through the same
@@ -145,12 +154,7 @@ fn households_stream_from_a_geojson_file_with_errors_by_feature(server: &Server)
     // Members in any order, `type` last, a `bbox` before the features.
     let good = serde_json::json!({"bbox": [104.0, 30.6, 104.4, 30.8], "features": (0..60_000).map(household).collect::<Vec<_>>(), "type": "FeatureCollection"});
     let imported = import(&write(&dir, "good.geojson", &good));
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-    assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 60000 households"));
+    assert_imported(&imported, 60000);
     assert_eq!(city_counts(server), (60_000, 180_000));
     let _ = std::fs::remove_dir_all(&dir);
 }
